@@ -1,0 +1,7 @@
+"""depthlab: the helper package of *Software 2.0 2.0*.
+
+One module per idea: `world` (the synthetic two-frame world), `real` (real pairs with
+ground truth), `metrics` (depth metrics), `classical` (the SIFT pipeline), `experiments`
+(studies and their command line), `widgets` and `plotting`.
+"""
+__version__ = "0.1.0"

@@ -1,0 +1,172 @@
+"""Depth metrics on valid pixels, with median scaling for scale-ambiguous predictions.
+
+The definitions are those of Eigen et al. (2014) as implemented in Monodepth2's evaluation
+code (Godard et al., 2019). A pixel counts when both the ground truth and the prediction are
+finite and positive (and the optional mask allows it); NaN, inf and non-positive values are
+invalid.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+__all__ = ["DepthMetrics", "bad_pixel_rate", "depth_metrics", "mean_metrics"]
+
+
+@dataclasses.dataclass(frozen=True)
+class DepthMetrics:
+    """Depth errors of one prediction (lower is better, except the δ accuracies).
+
+    Attributes
+    ----------
+    absrel : float
+        Mean of ``|pred - gt| / gt``.
+    sqrel : float
+        Mean of ``(pred - gt)**2 / gt``.
+    rmse : float
+        Root mean square error, in the units of ``gt``.
+    rmse_log : float
+        Root mean square error of ``log(pred) - log(gt)``.
+    delta1, delta2, delta3 : float
+        Share of pixels with ``max(pred / gt, gt / pred) < 1.25**k`` for k = 1, 2, 3.
+    scale : float
+        The factor the prediction was multiplied by (1.0 without median scaling).
+    coverage : float
+        Share of the valid ground-truth pixels where the prediction was valid too.
+    """
+
+    absrel: float
+    sqrel: float
+    rmse: float
+    rmse_log: float
+    delta1: float
+    delta2: float
+    delta3: float
+    scale: float
+    coverage: float
+
+    def as_dict(self) -> dict:
+        """The metrics as a plain ``{name: float}`` dictionary."""
+        return dataclasses.asdict(self)
+
+
+def _as_float_image(name, value):
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(value).__name__}")
+    if value.dtype == bool or not (np.issubdtype(value.dtype, np.floating)
+                                   or np.issubdtype(value.dtype, np.integer)):
+        raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
+    if value.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D (H, W) array, got shape {value.shape}")
+    if value.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    return value.astype(np.float64)
+
+
+def _valid_pixels(pred, gt, mask, names=("pred", "gt")):
+    pred = _as_float_image(names[0], pred)
+    gt = _as_float_image(names[1], gt)
+    if pred.shape != gt.shape:
+        raise ValueError(f"{names[0]} and {names[1]} must have the same shape, got {pred.shape} "
+                         f"and {gt.shape}")
+    gt_valid = np.isfinite(gt) & (gt > 0)
+    if mask is not None:
+        if not isinstance(mask, np.ndarray) or mask.dtype != bool:
+            raise TypeError("mask must be a boolean numpy array")
+        if mask.shape != gt.shape:
+            raise ValueError(f"mask must have the shape {gt.shape} of {names[1]}, got {mask.shape}")
+        gt_valid &= mask
+    if not gt_valid.any():
+        raise ValueError(f"{names[1]} has no valid pixel (finite, > 0 and inside the mask)")
+    valid = gt_valid & np.isfinite(pred) & (pred > 0)
+    return pred, gt, valid, gt_valid
+
+
+def depth_metrics(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None,
+                  median_scaling: bool = True) -> DepthMetrics:
+    """Scores a depth map against the ground truth.
+
+    Parameters
+    ----------
+    pred, gt : (H, W) arrays of real numbers
+        Predicted and true depth. Any positive unit works for ``pred`` when
+        ``median_scaling`` is on.
+    mask : (H, W) bool array, optional
+        Pixels to score (in addition to the validity rule above).
+    median_scaling : bool
+        Multiply the prediction by ``median(gt) / median(pred)`` over the valid pixels
+        first, as for methods that only know depth up to scale.
+
+    Returns
+    -------
+    DepthMetrics
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ or no pixel is valid. A prediction with no valid pixel gets
+        the worst scores (δ = 0, errors = inf) rather than an error.
+    """
+    pred, gt, valid, gt_valid = _valid_pixels(pred, gt, mask)
+    if not valid.any():
+        inf = float("inf")
+        return DepthMetrics(inf, inf, inf, inf, 0.0, 0.0, 0.0, float("nan"), 0.0)
+    p, g = pred[valid], gt[valid]
+    scale = float(np.median(g) / np.median(p)) if median_scaling else 1.0
+    p = p * scale
+    ratio = np.maximum(p / g, g / p)
+    return DepthMetrics(
+        absrel=float(np.mean(np.abs(p - g) / g)),
+        sqrel=float(np.mean((p - g) ** 2 / g)),
+        rmse=float(np.sqrt(np.mean((p - g) ** 2))),
+        rmse_log=float(np.sqrt(np.mean((np.log(p) - np.log(g)) ** 2))),
+        delta1=float(np.mean(ratio < 1.25)),
+        delta2=float(np.mean(ratio < 1.25 ** 2)),
+        delta3=float(np.mean(ratio < 1.25 ** 3)),
+        scale=scale,
+        coverage=float(valid.sum() / gt_valid.sum()),
+    )
+
+
+def mean_metrics(metrics) -> DepthMetrics:
+    """Averages per-image metrics over a test set, as Monodepth2 does.
+
+    Parameters
+    ----------
+    metrics : sequence of DepthMetrics
+        One entry per image; must not be empty.
+    """
+    metrics = list(metrics)
+    if not metrics:
+        raise ValueError("metrics must hold at least one DepthMetrics")
+    if not all(isinstance(m, DepthMetrics) for m in metrics):
+        raise TypeError("metrics must hold DepthMetrics objects")
+    names = [f.name for f in dataclasses.fields(DepthMetrics)]
+    return DepthMetrics(**{n: float(np.mean([getattr(m, n) for m in metrics])) for n in names})
+
+
+def bad_pixel_rate(pred_disparity: np.ndarray, gt_disparity: np.ndarray,
+                   threshold: float = 1.0, mask: np.ndarray | None = None) -> float:
+    """Share of valid pixels whose disparity is off by more than ``threshold`` pixels.
+
+    This is the Middlebury "bad N" measure. A pixel is valid where the ground truth is
+    finite and positive; an invalid prediction on such a pixel counts as bad.
+
+    Parameters
+    ----------
+    pred_disparity, gt_disparity : (H, W) arrays of real numbers
+        Disparities in pixels.
+    threshold : float
+        Error in pixels above which a pixel is bad (> 0).
+    mask : (H, W) bool array, optional
+        Pixels to score.
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
+        raise TypeError(f"threshold must be a number, got {type(threshold).__name__}")
+    if not threshold > 0:
+        raise ValueError(f"threshold must be > 0, got {threshold}")
+    pred, gt, valid, gt_valid = _valid_pixels(pred_disparity, gt_disparity, mask,
+                                              ("pred_disparity", "gt_disparity"))
+    error = np.abs(np.where(valid, pred, np.inf) - gt)
+    return float(np.mean(error[gt_valid] > threshold))
