@@ -16,6 +16,7 @@ just the (H, W) relative depth map.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import functools
 import warnings
@@ -23,7 +24,7 @@ import warnings
 import cv2
 import numpy as np
 from scipy.interpolate import griddata
-from scipy.spatial import cKDTree
+from scipy.ndimage import distance_transform_edt
 
 from . import _checks
 
@@ -138,9 +139,9 @@ class PipelineResult:
     reliable: bool
 
 
-@functools.lru_cache(maxsize=8)
-def _sift(contrast_threshold: float):
-    return cv2.SIFT_create(contrastThreshold=contrast_threshold)
+@functools.lru_cache(maxsize=1)
+def _executor():
+    return concurrent.futures.ThreadPoolExecutor(max_workers=2)
 
 
 def detect(image: np.ndarray, contrast_threshold: float = 0.01) -> Features:
@@ -161,7 +162,8 @@ def detect(image: np.ndarray, contrast_threshold: float = 0.01) -> Features:
     image = _checks.image("image", image)
     contrast_threshold = _checks.number("contrast_threshold", contrast_threshold, 1e-6, 1.0)
     grey = np.round(image * 255.0).astype(np.uint8)
-    keypoints, descriptors = _sift(contrast_threshold).detectAndCompute(grey, None)
+    keypoints, descriptors = cv2.SIFT_create(contrastThreshold=contrast_threshold).detectAndCompute(
+        grey, None)
     if descriptors is None:
         descriptors = np.zeros((0, 128), np.float32)
     return Features(points=np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2),
@@ -198,9 +200,8 @@ def match(features0: Features, features1: Features, ratio: float = 0.8) -> Match
     pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(features0.descriptors, features1.descriptors, k=2)
     index0 = np.array([p[0].queryIdx for p in pairs])
     index1 = np.array([p[0].trainIdx for p in pairs])
-    nearest = np.array([p[0].distance for p in pairs], np.float32)
-    second = np.array([p[1].distance for p in pairs], np.float32)
-    dist_ratio = nearest / np.maximum(second, 1e-12)
+    distance = np.array([(p[0].distance, p[1].distance) for p in pairs], np.float32)
+    dist_ratio = distance[:, 0] / np.maximum(distance[:, 1], 1e-12)
     keep = dist_ratio <= ratio if ratio >= 1.0 else dist_ratio < ratio
     return Matches(index0[keep], index1[keep], dist_ratio[keep])
 
@@ -360,8 +361,8 @@ def densify(points: np.ndarray, depth: np.ndarray, shape: tuple[int, int]) -> np
     """Interpolates sparse relative depth to every pixel.
 
     Inverse depth is affine on a plane, so it is interpolated linearly over the Delaunay
-    triangulation of the points (and taken from the nearest point outside their convex
-    hull); the result is inverted back to depth.
+    triangulation of the points; outside their convex hull each pixel copies the nearest
+    interpolated pixel. The result is inverted back to depth.
 
     Parameters
     ----------
@@ -391,14 +392,18 @@ def densify(points: np.ndarray, depth: np.ndarray, shape: tuple[int, int]) -> np
     points, inverse = points[keep].astype(np.float64), 1.0 / depth[keep].astype(np.float64)
     if len(points) == 0:
         raise ValueError("densify needs at least one point with a finite depth")
-    grid_y, grid_x = np.mgrid[:shape[0], :shape[1]]
-    grid = np.stack([grid_x.ravel(), grid_y.ravel()], 1).astype(np.float64)
-    dense = np.full(len(grid), np.nan)
+    dense = np.full(shape, np.nan)
     if len(points) >= 3 and np.linalg.matrix_rank(points[1:] - points[0]) == 2:
-        dense = griddata(points, inverse, grid, method="linear")
-    outside = np.isnan(dense)
-    dense[outside] = inverse[cKDTree(points).query(grid[outside])[1]]
-    return (1.0 / dense).reshape(shape).astype(np.float32)
+        grid_y, grid_x = np.mgrid[:shape[0], :shape[1]]
+        dense = griddata(points, inverse, (grid_x, grid_y), method="linear")
+    else:  # too few points for triangles: mark each point's own pixel
+        pixels = np.clip(np.round(points).astype(int), 0, np.array(shape[::-1]) - 1)
+        dense[pixels[:, 1], pixels[:, 0]] = inverse
+    # Outside the hull, copy the nearest interpolated pixel.
+    nearest = distance_transform_edt(np.isnan(dense), return_distances=False,
+                                     return_indices=True)
+    dense = dense[nearest[0], nearest[1]]
+    return (1.0 / dense).astype(np.float32)
 
 
 def run_pipeline(frame0: np.ndarray, frame1: np.ndarray, ratio: float = 0.8,
@@ -426,8 +431,10 @@ def run_pipeline(frame0: np.ndarray, frame1: np.ndarray, ratio: float = 0.8,
         is the constant 1.0 (no evidence for any structure).
     """
     a, b = _checks.frame_pair(frame0, frame1)
+    ratio = _checks.number("ratio", ratio, 1e-6, 1.0)
     min_inliers = _checks.integer("min_inliers", min_inliers, 1, 10**6)
-    features0, features1 = detect(a, contrast_threshold), detect(b, contrast_threshold)
+    # The two frames are independent: detect in both at once (OpenCV releases the GIL).
+    features0, features1 = _executor().map(detect, (a, b), (contrast_threshold,) * 2)
     candidates = match(features0, features1, ratio=1.0)
     keep = candidates.ratio < ratio if ratio < 1.0 else np.ones(len(candidates), bool)
     matches = Matches(candidates.index0[keep], candidates.index1[keep], candidates.ratio[keep])
@@ -459,8 +466,10 @@ def estimate_depth(frame0: np.ndarray, frame1: np.ndarray, **params) -> np.ndarr
     """
     result = run_pipeline(frame0, frame1, **params)
     if not result.reliable:
-        warnings.warn(f"only {int(np.isfinite(result.sparse_depth).sum())} matches survived; "
-                      "the depth map is a constant guess", UnreliableDepthWarning, stacklevel=2)
+        found = int(np.isfinite(result.sparse_depth).sum())
+        needed = params.get("min_inliers", 8)
+        warnings.warn(f"only {found} inlier matches ({needed} needed); the depth map is a "
+                      "constant guess", UnreliableDepthWarning, stacklevel=2)
     return result.depth
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from scipy.ndimage import map_coordinates
 
-__all__ = ["DepthMetrics", "bad_pixel_rate", "depth_metrics", "mean_metrics"]
+__all__ = ["DepthMetrics", "bad_pixel_rate", "correct_matches", "depth_metrics", "mean_metrics"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,5 +169,42 @@ def bad_pixel_rate(pred_disparity: np.ndarray, gt_disparity: np.ndarray,
         raise ValueError(f"threshold must be > 0, got {threshold}")
     pred, gt, valid, gt_valid = _valid_pixels(pred_disparity, gt_disparity, mask,
                                               ("pred_disparity", "gt_disparity"))
-    error = np.abs(np.where(valid, pred, np.inf) - gt)
-    return float(np.mean(error[gt_valid] > threshold))
+    error = np.abs(np.where(valid, pred, np.inf)[gt_valid] - gt[gt_valid])
+    return float(np.mean(error > threshold))
+
+
+def correct_matches(points0: np.ndarray, points1: np.ndarray, flow: np.ndarray,
+                    tolerance: float = 1.0) -> np.ndarray:
+    """Which matches agree with the ground-truth flow.
+
+    Parameters
+    ----------
+    points0, points1 : (M, 2) arrays
+        Matched positions ``(x, y)`` in pixels in frame 0 and frame 1.
+    flow : (H, W, 2) array
+        True flow from frame 0 to frame 1, in pixels.
+    tolerance : float
+        Largest distance in pixels between ``points1`` and the true position (> 0).
+
+    Returns
+    -------
+    (M,) bool array
+        True where ``points1`` lies within ``tolerance`` of ``points0`` moved by the true flow
+        (bilinearly interpolated at ``points0``).
+    """
+    for name, value in (("points0", points0), ("points1", points1)):
+        if not isinstance(value, np.ndarray) or value.ndim != 2 or value.shape[1:] != (2,):
+            raise ValueError(f"{name} must be an (M, 2) array")
+    if points0.shape != points1.shape:
+        raise ValueError(f"points0 and points1 must have the same shape, got {points0.shape} "
+                         f"and {points1.shape}")
+    if not isinstance(flow, np.ndarray) or flow.ndim != 3 or flow.shape[2] != 2:
+        raise ValueError("flow must be an (H, W, 2) array")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float, np.floating)):
+        raise TypeError(f"tolerance must be a number, got {type(tolerance).__name__}")
+    if not tolerance > 0:
+        raise ValueError(f"tolerance must be > 0, got {tolerance}")
+    coordinates = [points0[:, 1], points0[:, 0]]
+    true_flow = np.stack([map_coordinates(flow[..., k], coordinates, order=1, mode="nearest")
+                          for k in range(2)], 1)
+    return np.linalg.norm(points1 - points0 - true_flow, axis=1) <= tolerance

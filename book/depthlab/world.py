@@ -251,8 +251,14 @@ def _draw_surfaces(u, config):
     beta = inv0 * slant * np.cos(2 * np.pi * d["slant_angle"])
     gamma = inv0 * slant * np.sin(2 * np.pi * d["slant_angle"])
     radius = np.stack([lerp((0.08, 0.3), d["radius_x"]), lerp((0.08, 0.3), d["radius_y"])], -1)
-    # Texels per world unit: 1.5 to 3 texels per pixel at the surface's own depth.
-    scale = lerp((1.5, 3.0), d["texel_scale"]) * f / z0
+    # Texels per world unit: 1.5 to 3 texels per pixel where the surface is farthest (for the
+    # background, at the image corners). Nearer parts are magnified, never minified more, so
+    # the texture's one-texel blur keeps aliasing small.
+    corners = np.array([[1, 1], [1, -1], [-1, 1], [-1, -1]]) * [half_w, half_h]
+    farthest = np.where(background, 1.0 / np.min(
+        (inv0 - beta * centre_x - gamma * centre_y)[..., None]
+        + beta[..., None] * corners[:, 0] + gamma[..., None] * corners[:, 1], axis=-1), z0)
+    scale = lerp((1.5, 3.0), d["texel_scale"]) * f / farthest
     texture = (d["texture"] * len(DOMAINS[config.domain])).astype(int)
     low = d["low_texture"] < config.low_texture_share
     return dict(
@@ -265,8 +271,7 @@ def _draw_surfaces(u, config):
         texture_offset=_TILE * np.stack([d["offset_x"], d["offset_y"]], -1),
         tile=_TILE * texture,
         albedo=lerp((0.3, 0.7), d["albedo"]),
-        contrast=np.where(low, _LOW_TEXTURE_CONTRAST, lerp((0.8, 1.3), d["contrast"])),
-        low_texture=low)
+        contrast=np.where(low, _LOW_TEXTURE_CONTRAST, lerp((0.8, 1.3), d["contrast"])))
 
 
 def _affine(coefficients, xn, yn):
@@ -276,13 +281,14 @@ def _affine(coefficients, xn, yn):
     return (c[..., 0] + c[..., 1] * xn) + c[..., 2] * yn[:, None]
 
 
-def _render_views(surfaces, camera, xn, yn, domain):
+def _render_views(surfaces, camera, xn, yn, domain, rows):
     """Z-buffers N scenes' surfaces for cameras centred at ``camera`` (N, 2).
 
     The inverse depth of a plane is affine in the normalised coordinates, and so are the
     outline coordinates times the inverse depth, so the outline tests need no division.
-    Returns the grey images before lighting and noise, the inverse depth and the index of the
-    visible surface, each (N, H, W).
+    ``rows`` (N * H, W) float32 holds each pixel's scene index. Returns the grey images before
+    lighting and noise, the inverse depth, and the contrast of the visible surface, each
+    (N, H, W).
     """
     cx, cy = camera[:, 0, None, None], camera[:, 1, None, None]
     plane = surfaces["plane"]
@@ -322,7 +328,6 @@ def _render_views(surfaces, camera, xn, yn, domain):
     n, h, w = inverse_depth.shape
     # Each pixel's surface coefficients, gathered by a nearest-neighbour remap of the
     # (N, S) coefficient tables: much faster than numpy's fancy indexing.
-    rows = np.repeat(np.arange(n, dtype=np.float32), h * w).reshape(n * h, w)
     columns = winner.reshape(n * h, w)
     geometry = np.stack([a, b, a * dx - b * dy + start[..., 0], b * dx + a * dy + start[..., 1]],
                         -1).astype(np.float32)
@@ -335,7 +340,7 @@ def _render_views(surfaces, camera, xn, yn, domain):
     sample = cv2.remap(_atlas(domain), _mirror(k[0] * p - k[1] * q + k[2]) + shade[0],
                        _mirror(k[1] * p + k[0] * q + k[3]), cv2.INTER_LINEAR)
     image = (shade[1] + shade[2] * sample).reshape(n, h, w)
-    return image, inverse_depth, winner.astype(np.intp)
+    return image, inverse_depth, shade[2].reshape(n, h, w)
 
 
 def render_scenes(seed: int, indices, config: WorldConfig = WorldConfig()) -> Scene:
@@ -383,19 +388,22 @@ def render_scenes(seed: int, indices, config: WorldConfig = WorldConfig()) -> Sc
 
     xn = ((np.arange(w) - 0.5 * (w - 1)) / f).astype(np.float32)
     yn = ((np.arange(h) - 0.5 * (h - 1)) / f).astype(np.float32)
-    image0, inv0, winner0 = _render_views(surfaces, np.zeros((n, 2)), xn, yn, config.domain)
+    rows = np.repeat(np.arange(n, dtype=np.float32), h * w).reshape(n * h, w)
+    image0, inv0, contrast0 = _render_views(surfaces, np.zeros((n, 2)), xn, yn, config.domain,
+                                            rows)
     # Camera 1 moves against the flow direction.
     image1, inv1, _ = _render_views(surfaces, -baseline[:, None] * direction, xn, yn,
-                                    config.domain)
+                                    config.domain, rows)
 
     disparity = (f * baseline[:, None, None]).astype(np.float32) * inv0
-    flow = disparity[..., None] * direction[:, None, None, :].astype(np.float32)
+    flow = np.stack([disparity * direction[:, 0, None, None].astype(np.float32),
+                     disparity * direction[:, 1, None, None].astype(np.float32)], -1)
     target_x = np.arange(w, dtype=np.float32) + flow[..., 0]
     target_y = np.arange(h, dtype=np.float32)[:, None] + flow[..., 1]
     inside = (target_x >= 0) & (target_x <= w - 1) & (target_y >= 0) & (target_y <= h - 1)
-    rows = np.clip(target_y, 0, h - 1) + (h * np.arange(n, dtype=np.float32))[:, None, None]
+    target_rows = np.clip(target_y, 0, h - 1).reshape(n * h, w) + h * rows
     seen = cv2.remap(inv1.reshape(n * h, w), np.clip(target_x, 0, w - 1).reshape(n * h, w),
-                     rows.reshape(n * h, w), cv2.INTER_NEAREST).reshape(n, h, w)
+                     target_rows, cv2.INTER_NEAREST).reshape(n, h, w)
     visible = inside & (np.abs(seen - inv0) <= 0.01 * inv0)
 
     # Zero-mean sensor noise with standard deviation config.noise (uniform, for speed).
@@ -403,10 +411,9 @@ def render_scenes(seed: int, indices, config: WorldConfig = WorldConfig()) -> Sc
     noise = (noise - 0.5) * np.float32(np.sqrt(12.0) * config.noise)
     frame0 = np.clip(config.brightness * image0 + noise[0], 0.0, 1.0)
     frame1 = np.clip(config.brightness * (gain * image1 + offset) + noise[1], 0.0, 1.0)
-    low_texture = np.take_along_axis(surfaces["low_texture"], winner0.reshape(n, -1), 1)
     return Scene(frame0=frame0.astype(np.float32), frame1=frame1.astype(np.float32),
                  depth=(1.0 / inv0).astype(np.float32), flow=flow,
-                 visible=visible, low_texture=low_texture.reshape(n, h, w),
+                 visible=visible, low_texture=contrast0 == np.float32(_LOW_TEXTURE_CONTRAST),
                  direction=direction, focal=f, baseline=baseline)
 
 

@@ -1,0 +1,131 @@
+"""One house style for every figure of the book.
+
+Importing this module sets matplotlib's style. Methods have fixed colours everywhere:
+`COLORS` ["classical"] is the hand-written pipeline, ["learned"] the trained model, and
+["constant"] the constant-depth guess. Depth maps show inverse depth (near is bright) with
+one colour map, so that maps side by side compare at a glance.
+"""
+from __future__ import annotations
+
+import io
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = ["COLORS", "DEPTH_CMAP", "ERROR_CMAP", "figure_bytes", "show_depth", "show_error",
+           "show_frame", "show_matches"]
+
+COLORS = {
+    "classical": "#1f77b4",
+    "learned": "#d62728",
+    "constant": "#7f7f7f",
+    "hybrid": "#9467bd",
+    "truth": "#000000",
+    "inlier": "#2ca02c",
+    "outlier": "#ff7f0e",
+}
+DEPTH_CMAP = "magma"
+ERROR_CMAP = "viridis"
+
+matplotlib.rcParams.update({
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "figure.figsize": (8.0, 3.0),
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "image.interpolation": "nearest",
+})
+
+
+def _scaled_inverse(depth, reference):
+    """Inverse depth of ``depth``, median-scaled to ``reference`` when one is given."""
+    inverse = 1.0 / np.asarray(depth, np.float64)
+    if reference is not None:
+        ref = 1.0 / np.asarray(reference, np.float64)
+        ok = np.isfinite(inverse) & np.isfinite(ref) & (inverse > 0) & (ref > 0)
+        inverse = inverse * (np.median(ref[ok]) / np.median(inverse[ok]))
+    return inverse
+
+
+def show_frame(ax, image, title=None):
+    """Draws a grey frame (values in [0, 1]) without axes."""
+    ax.imshow(image, cmap="gray", vmin=0.0, vmax=1.0)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+
+
+def show_depth(ax, depth, title=None, reference=None, limits=None):
+    """Draws a depth map as inverse depth (near is bright).
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    depth : (H, W) array
+        Depth, any positive scale; inf or NaN are drawn blank.
+    reference : (H, W) array, optional
+        True depth: a relative ``depth`` is median-scaled to it first, and the colour limits
+        come from it, so that the two maps share one scale.
+    limits : (float, float), optional
+        Colour limits in inverse depth; they override the reference's.
+    """
+    inverse = np.ma.masked_invalid(_scaled_inverse(depth, reference))
+    if limits is None and reference is not None:
+        ref = 1.0 / np.asarray(reference, np.float64)
+        ref = ref[np.isfinite(ref) & (ref > 0)]
+        limits = (ref.min(), ref.max())
+    image = ax.imshow(inverse, cmap=DEPTH_CMAP, vmin=None if limits is None else limits[0],
+                      vmax=None if limits is None else limits[1])
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return image
+
+
+def show_error(ax, depth, truth, title=None, vmax=0.5):
+    """Draws the relative error ``|d - d_true| / d_true`` of median-scaled depth."""
+    depth, truth = np.asarray(depth, np.float64), np.asarray(truth, np.float64)
+    ok = np.isfinite(depth) & np.isfinite(truth) & (depth > 0) & (truth > 0)
+    scaled = depth * np.median(truth[ok]) / np.median(depth[ok])
+    error = np.ma.masked_where(~ok, np.abs(scaled - truth) / np.where(ok, truth, 1.0))
+    image = ax.imshow(error, cmap=ERROR_CMAP, vmin=0.0, vmax=vmax)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return image
+
+
+def show_matches(ax, image, points, flow, inliers=None, title=None, scale=1.0):
+    """Draws matches on a frame as flow arrows: inliers green, outliers orange."""
+    show_frame(ax, image, title)
+    points, flow = np.asarray(points).reshape(-1, 2), np.asarray(flow).reshape(-1, 2)
+    inliers = np.ones(len(points), bool) if inliers is None else np.asarray(inliers)
+    for keep, colour in ((~inliers, COLORS["outlier"]), (inliers, COLORS["inlier"])):
+        if keep.any():
+            ax.quiver(points[keep, 0], points[keep, 1], scale * flow[keep, 0],
+                      scale * flow[keep, 1], color=colour, angles="xy", scale_units="xy",
+                      scale=1.0, width=0.006, headwidth=3)
+
+
+def figure_bytes(fig, format="png", dpi=None) -> bytes:
+    """Renders a figure to image bytes and closes it.
+
+    Parameters
+    ----------
+    fig : matplotlib Figure
+    format : {"png", "jpeg"}
+        JPEG (quality 85) is several times smaller for figures of photographs.
+    dpi : float, optional
+        Resolution; default the style's.
+    """
+    if format not in ("png", "jpeg"):
+        raise ValueError(f"format must be 'png' or 'jpeg', got {format!r}")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=format, bbox_inches="tight", dpi=dpi,
+                pil_kwargs={"quality": 85} if format == "jpeg" else None)
+    plt.close(fig)
+    return buffer.getvalue()

@@ -1,0 +1,112 @@
+"""Interactive figures: a precomputed version that responds without a kernel, and a live one.
+
+`precomputed` renders a figure for every combination of control values up front and stacks
+the PNGs in `ipywidgets.Stack` widgets whose ``selected_index`` is linked to the sliders in the
+browser (`ipywidgets.jslink`). The stored widget state is enough: on the static site, moving
+a slider switches figures with no kernel at all.
+
+`live` calls the drawing function again on every change of its controls, so it covers any
+value, but only with a running kernel (Binder, Jupyter).
+"""
+from __future__ import annotations
+
+import itertools
+
+import ipywidgets
+import matplotlib.pyplot as plt
+from IPython.display import display
+
+from .plotting import figure_bytes
+
+__all__ = ["live", "precomputed"]
+
+
+def _label(value):
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def precomputed(draw, progress=None, dpi=72, **controls) -> ipywidgets.VBox:
+    """A figure explorer that works without a kernel.
+
+    Parameters
+    ----------
+    draw : callable
+        ``draw(**values)`` returns a matplotlib Figure for one value of every control.
+    progress : callable, optional
+        Wraps the iterable of combinations, e.g. ``tqdm.auto.tqdm``.
+    dpi : float
+        Resolution of the stored figures. Every one is saved with the page, as JPEG.
+    **controls : list
+        One or two controls, each a name and its list of values; a slider per control.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The sliders above the stacked figures; its ``links`` attribute lists the
+        slider-to-stack links.
+    """
+    if not callable(draw):
+        raise TypeError("draw must be callable")
+    if not 1 <= len(controls) <= 2:
+        raise ValueError(f"precomputed takes one or two controls, got {len(controls)}")
+    names = list(controls)
+    for name, values in controls.items():
+        if not isinstance(values, (list, tuple)) or len(values) < 2:
+            raise ValueError(f"control {name!r} needs a list of at least two values")
+    combos = list(itertools.product(*controls.values()))
+    images = [ipywidgets.Image(value=figure_bytes(draw(**dict(zip(names, combo))), "jpeg", dpi),
+                              format="jpeg")
+              for combo in (progress(combos) if progress else combos)]
+    sliders = [ipywidgets.SelectionSlider(options=[(_label(v), v) for v in values],
+                                          description=name, continuous_update=True,
+                                          style={"description_width": "initial"})
+               for name, values in controls.items()]
+    if len(names) == 1:
+        stack = ipywidgets.Stack(images, selected_index=0)
+        links = [ipywidgets.jslink((sliders[0], "index"), (stack, "selected_index"))]
+    else:
+        inner_size = len(controls[names[1]])
+        inner = [ipywidgets.Stack(images[i:i + inner_size], selected_index=0)
+                 for i in range(0, len(images), inner_size)]
+        stack = ipywidgets.Stack(inner, selected_index=0)
+        links = [ipywidgets.jslink((sliders[0], "index"), (stack, "selected_index"))]
+        links += [ipywidgets.jslink((sliders[1], "index"), (child, "selected_index"))
+                  for child in inner]
+    box = ipywidgets.VBox([ipywidgets.HBox(sliders), stack])
+    box.links = links
+    return box
+
+
+def live(draw, **controls) -> ipywidgets.VBox:
+    """A figure explorer that redraws on every change (needs a running kernel).
+
+    Parameters
+    ----------
+    draw : callable
+        ``draw(**values)`` returns a matplotlib Figure.
+    **controls : ipywidgets.ValueWidget
+        The controls, by the name of the argument of ``draw`` they set.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The controls above an output area that shows the current figure.
+    """
+    if not callable(draw):
+        raise TypeError("draw must be callable")
+    for name, control in controls.items():
+        if not isinstance(control, ipywidgets.ValueWidget):
+            raise TypeError(f"control {name!r} must be an ipywidgets value widget")
+    output = ipywidgets.Output()
+
+    def redraw(_=None):
+        fig = draw(**{name: control.value for name, control in controls.items()})
+        output.clear_output(wait=True)
+        with output:
+            display(fig)
+        plt.close(fig)
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    redraw()
+    return ipywidgets.VBox([ipywidgets.HBox(list(controls.values())), output])

@@ -1,0 +1,50 @@
+"""Tests of depthlab.widgets: the kernel-free explorer is wired in the front end."""
+import ipywidgets
+import matplotlib.pyplot as plt
+import pytest
+
+from depthlab import widgets
+
+
+def draw(a, b=0):
+    fig, ax = plt.subplots(figsize=(1, 1))
+    ax.set_title(f"{a} {b}")
+    return fig
+
+
+def test_two_controls_give_nested_stacks_linked_to_the_sliders():
+    box = widgets.precomputed(draw, a=[1, 2, 3], b=[0.5, 1.5])
+    sliders, outer = box.children[0].children, box.children[1]
+    assert [s.description for s in sliders] == ["a", "b"]
+    assert len(outer.children) == 3 and all(len(s.children) == 2 for s in outer.children)
+    images = [image.value for stack in outer.children for image in stack.children]
+    assert len(set(images)) == 6  # one distinct figure per combination
+    targets = {(link.source[0].model_id, link.target[0].model_id) for link in box.links}
+    assert all(link.source[1] == "index" and link.target[1] == "selected_index"
+               for link in box.links)
+    assert (sliders[0].model_id, outer.model_id) in targets
+    assert all((sliders[1].model_id, s.model_id) in targets for s in outer.children)
+
+
+def test_live_redraws_on_change():
+    calls = []
+
+    def counting(a):
+        calls.append(a)
+        return draw(a)
+
+    control = ipywidgets.IntSlider(value=1)
+    widgets.live(counting, a=control)
+    control.value = 4
+    assert calls == [1, 4]
+
+
+def test_bad_controls_are_refused():
+    with pytest.raises(ValueError, match="one or two"):
+        widgets.precomputed(draw, a=[1, 2], b=[1, 2], c=[1, 2])
+    with pytest.raises(ValueError, match="at least two"):
+        widgets.precomputed(draw, a=[1])
+    with pytest.raises(TypeError, match="callable"):
+        widgets.precomputed("draw", a=[1, 2])
+    with pytest.raises(TypeError, match="value widget"):
+        widgets.live(draw, a=[1, 2])

@@ -1,0 +1,139 @@
+"""Tests of depthlab.world: determinism, exact geometry, and input checks."""
+import cv2
+import numpy as np
+import pytest
+
+from depthlab import world
+
+
+def warp_to_frame0(scene):
+    """Frame 1 sampled at each frame-0 pixel moved by the true flow."""
+    h, w = scene.depth.shape
+    map_x = np.arange(w, dtype=np.float32) + scene.flow[..., 0]
+    map_y = np.arange(h, dtype=np.float32)[:, None] + scene.flow[..., 1]
+    return cv2.remap(scene.frame1, map_x, map_y, cv2.INTER_LINEAR)
+
+
+def test_same_inputs_give_bit_identical_scenes():
+    a = world.render_scene(3, 17)
+    b = world.render_scene(3, 17)
+    c = world.render_scenes(3, [4, 17, 9])[1]
+    for name in ("frame0", "frame1", "depth", "flow", "visible", "low_texture"):
+        assert np.array_equal(getattr(a, name), getattr(b, name))
+        assert np.array_equal(getattr(a, name), getattr(c, name))
+
+
+def test_different_indices_and_seeds_give_different_scenes():
+    a = world.render_scene(0, 0)
+    assert not np.array_equal(a.frame0, world.render_scene(0, 1).frame0)
+    assert not np.array_equal(a.frame0, world.render_scene(1, 0).frame0)
+
+
+def test_config_changes_the_scene():
+    a = world.render_scene(0, 0)
+    b = world.render_scene(0, 0, world.WorldConfig(domain="microscopy"))
+    assert not np.array_equal(a.frame0, b.frame0)
+    assert np.array_equal(a.depth, b.depth)  # same geometry, other textures
+
+
+def test_shapes_and_ranges():
+    config = world.WorldConfig(height=48, width=80)
+    batch = world.render_scenes(5, range(6), config)
+    assert len(batch) == 6
+    assert batch.frame0.shape == (6, 48, 80) and batch.flow.shape == (6, 48, 80, 2)
+    assert batch.frame0.dtype == np.float32 and batch.depth.dtype == np.float32
+    assert 0.0 <= batch.frame0.min() and batch.frame1.max() <= 1.0
+    assert (batch.depth > 0).all() and np.isfinite(batch.depth).all()
+    assert batch.visible.mean() > 0.5
+
+
+def test_flow_is_parallel_and_its_length_is_the_disparity():
+    for scene in world.render_scenes(2, range(5)):
+        length = np.linalg.norm(scene.flow, axis=-1)
+        assert np.allclose(length, scene.focal * scene.baseline / scene.depth, rtol=1e-5)
+        assert np.allclose(length, scene.disparity, rtol=1e-5)
+        assert np.allclose(scene.flow / length[..., None], scene.direction, atol=1e-5)
+
+
+def test_warping_frame1_by_the_true_flow_reproduces_frame0_on_visible_pixels():
+    clean = world.WorldConfig(noise=0.0, lighting_change=0.0)
+    visible, occluded = [], []
+    for scene in world.render_scenes(7, range(20), clean):
+        error = np.abs(warp_to_frame0(scene) - scene.frame0)
+        assert error[scene.visible].mean() < 0.03  # bilinear interpolation of the texture
+        visible.append(error[scene.visible])
+        occluded.append(error[~scene.visible])
+    visible, occluded = np.concatenate(visible), np.concatenate(occluded)
+    assert np.median(visible) < 0.005 and visible.mean() < 0.01
+    assert np.median(occluded) > 20 * np.median(visible)
+
+
+def test_warp_error_is_within_the_sensor_noise():
+    noisy = world.WorldConfig(noise=0.02, lighting_change=0.0)
+    for scene in world.render_scenes(7, range(5), noisy):
+        error = (warp_to_frame0(scene) - scene.frame0)[scene.visible]
+        # The difference of two noisy samples has about sqrt(2) times the noise.
+        assert error.std() < 2 * np.sqrt(2) * 0.02
+
+
+def test_planes_have_affine_inverse_depth():
+    config = world.WorldConfig(objects=(0, 0))  # the tilted background alone
+    scene = world.render_scene(1, 2, config)
+    h, w = scene.depth.shape
+    ys, xs = np.mgrid[:h, :w]
+    design = np.stack([np.ones(h * w), xs.ravel(), ys.ravel()], 1)
+    inverse = 1.0 / scene.depth.ravel()
+    coefficients, *_ = np.linalg.lstsq(design, inverse, rcond=None)
+    assert np.abs(design @ coefficients - inverse).max() < 1e-5 * inverse.max()
+
+
+def test_low_texture_share_controls_the_textureless_pixels():
+    none = world.render_scenes(0, range(20), world.WorldConfig(low_texture_share=0.0))
+    every = world.render_scenes(0, range(20), world.WorldConfig(low_texture_share=1.0))
+    assert not none.low_texture.any() and every.low_texture.all()
+    assert every.frame0.std(axis=(1, 2)).mean() < 0.5 * none.frame0.std(axis=(1, 2)).mean()
+
+
+def test_motion_spread_zero_fixes_the_direction():
+    config = world.WorldConfig(motion_direction=90.0, motion_spread=0.0)
+    batch = world.render_scenes(0, range(10), config)
+    assert np.allclose(batch.direction, [0.0, 1.0], atol=1e-9)
+
+
+@pytest.mark.parametrize("kwargs, error, word", [
+    (dict(height=8), ValueError, "height"),
+    (dict(width=96.0), TypeError, "width"),
+    (dict(noise=-0.1), ValueError, "noise"),
+    (dict(noise="low"), TypeError, "noise"),
+    (dict(domain="mars"), ValueError, "domain"),
+    (dict(objects=(3, 1)), ValueError, "objects"),
+    (dict(objects=[1, 3]), TypeError, "objects"),
+    (dict(object_depth=(3.0, 8.0)), ValueError, "object_depth"),
+    (dict(motion_spread=400.0), ValueError, "motion_spread"),
+])
+def test_config_rejects_bad_values(kwargs, error, word):
+    with pytest.raises(error, match=word):
+        world.WorldConfig(**kwargs)
+
+
+@pytest.mark.parametrize("args, error, word", [
+    ((-1, [0]), ValueError, "seed"),
+    ((0.5, [0]), TypeError, "seed"),
+    ((0, [1.5]), TypeError, "index"),
+    ((0, [-2]), ValueError, "index"),
+    ((0, []), ValueError, "indices"),
+])
+def test_render_scenes_rejects_bad_arguments(args, error, word):
+    with pytest.raises(error, match=word):
+        world.render_scenes(*args)
+
+
+def test_render_scene_rejects_a_foreign_config():
+    with pytest.raises(TypeError, match="config"):
+        world.render_scene(0, 0, config={"height": 64})
+
+
+def test_a_single_scene_cannot_be_indexed():
+    scene = world.render_scene(0, 0)
+    with pytest.raises(TypeError, match="batch"):
+        scene[0]
