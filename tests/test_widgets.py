@@ -14,7 +14,7 @@ def draw(a, b=0):
 
 def test_two_controls_give_nested_stacks_linked_to_the_sliders():
     box = widgets.precomputed(draw, a=[1, 2, 3], b=[0.5, 1.5])
-    sliders, outer = box.children[0].children, box.children[1]
+    *sliders, outer = box.children
     assert [s.description for s in sliders] == ["a", "b"]
     assert len(outer.children) == 3 and all(len(s.children) == 2 for s in outer.children)
     images = [image.value for stack in outer.children for image in stack.children]

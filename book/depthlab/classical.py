@@ -467,9 +467,8 @@ def estimate_depth(frame0: np.ndarray, frame1: np.ndarray, **params) -> np.ndarr
     result = run_pipeline(frame0, frame1, **params)
     if not result.reliable:
         found = int(np.isfinite(result.sparse_depth).sum())
-        needed = params.get("min_inliers", 8)
-        warnings.warn(f"only {found} inlier matches ({needed} needed); the depth map is a "
-                      "constant guess", UnreliableDepthWarning, stacklevel=2)
+        warnings.warn(f"only {found} inlier matches survived, too few to trust; the depth map "
+                      "is a constant guess", UnreliableDepthWarning, stacklevel=2)
     return result.depth
 
 

@@ -14,7 +14,6 @@ import itertools
 
 import ipywidgets
 import matplotlib.pyplot as plt
-from IPython.display import display
 
 from .plotting import figure_bytes
 
@@ -25,7 +24,7 @@ def _label(value):
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def precomputed(draw, progress=None, dpi=72, **controls) -> ipywidgets.VBox:
+def precomputed(draw, progress=None, dpi=100, **controls) -> ipywidgets.VBox:
     """A figure explorer that works without a kernel.
 
     Parameters
@@ -42,8 +41,8 @@ def precomputed(draw, progress=None, dpi=72, **controls) -> ipywidgets.VBox:
     Returns
     -------
     ipywidgets.VBox
-        The sliders above the stacked figures; its ``links`` attribute lists the
-        slider-to-stack links.
+        The sliders, one per row, above the stacked figures; its ``links`` attribute lists
+        the slider-to-stack links.
     """
     if not callable(draw):
         raise TypeError("draw must be callable")
@@ -72,7 +71,7 @@ def precomputed(draw, progress=None, dpi=72, **controls) -> ipywidgets.VBox:
         links = [ipywidgets.jslink((sliders[0], "index"), (stack, "selected_index"))]
         links += [ipywidgets.jslink((sliders[1], "index"), (child, "selected_index"))
                   for child in inner]
-    box = ipywidgets.VBox([ipywidgets.HBox(sliders), stack])
+    box = ipywidgets.VBox([*sliders, stack])
     box.links = links
     return box
 
@@ -101,12 +100,12 @@ def live(draw, **controls) -> ipywidgets.VBox:
 
     def redraw(_=None):
         fig = draw(**{name: control.value for name, control in controls.items()})
-        output.clear_output(wait=True)
-        with output:
-            display(fig)
+        # Set the output's content from the kernel side: no front end has to capture it.
+        output.outputs = ()
+        output.append_display_data(fig)
         plt.close(fig)
 
     for control in controls.values():
         control.observe(redraw, names="value")
     redraw()
-    return ipywidgets.VBox([ipywidgets.HBox(list(controls.values())), output])
+    return ipywidgets.VBox([*controls.values(), output])
