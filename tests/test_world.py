@@ -137,3 +137,9 @@ def test_a_single_scene_cannot_be_indexed():
     scene = world.render_scene(0, 0)
     with pytest.raises(TypeError, match="batch"):
         scene[0]
+
+
+def test_large_batches_are_rendered_in_chunks_with_the_same_result():
+    batch = world.render_scenes(4, range(300))
+    assert batch.frame0.shape == (300, 64, 96) and batch.baseline.shape == (300,)
+    assert np.array_equal(batch[299].frame1, world.render_scene(4, 299).frame1)

@@ -1,5 +1,5 @@
-// Loaded on every page (html_js_files in _config.yml), before the theme's and the widgets'
-// scripts. It makes the widget bundle (@jupyter-widgets/html-manager 1.0) work with this theme.
+// Loaded on every page (html_js_files in _config.yml).
+// It makes the widget bundle (@jupyter-widgets/html-manager 1.0) work with this theme.
 
 // Font Awesome's SVG mode would otherwise watch the page and swap the <i> icons of ipywidgets'
 // Play buttons for <svg>, which breaks the widget when it updates its icon.

@@ -370,6 +370,19 @@ def render_scenes(seed: int, indices, config: WorldConfig = WorldConfig()) -> Sc
         _checks.integer("index", index)
     if not isinstance(config, WorldConfig):
         raise TypeError(f"config must be a WorldConfig, got {type(config).__name__}")
+    # OpenCV's remap takes images of fewer than 32767 rows, and chunks bound the memory.
+    chunk = max(1, 16384 // config.height)
+    if len(indices) > chunk:
+        parts = [_render(seed, indices[i:i + chunk], config)
+                 for i in range(0, len(indices), chunk)]
+        return Scene(**{name: (np.concatenate([getattr(p, name) for p in parts])
+                               if name != "focal" else parts[0].focal)
+                        for name in (f.name for f in dataclasses.fields(Scene))})
+    return _render(seed, indices, config)
+
+
+def _render(seed, indices, config):
+    """Renders a batch small enough for one pass (see `render_scenes`)."""
     h, w, f = config.height, config.width, config.focal_px
     n, count = len(indices), config.objects[1] + 1
 
