@@ -16,9 +16,7 @@ just the (H, W) relative depth map.
 """
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
-import functools
 import warnings
 
 import cv2
@@ -137,11 +135,6 @@ class PipelineResult:
     sparse_depth: np.ndarray
     depth: np.ndarray
     reliable: bool
-
-
-@functools.lru_cache(maxsize=1)
-def _executor():
-    return concurrent.futures.ThreadPoolExecutor(max_workers=2)
 
 
 def detect(image: np.ndarray, contrast_threshold: float = 0.01) -> Features:
@@ -433,8 +426,7 @@ def run_pipeline(frame0: np.ndarray, frame1: np.ndarray, ratio: float = 0.8,
     a, b = _checks.frame_pair(frame0, frame1)
     ratio = _checks.number("ratio", ratio, 1e-6, 1.0)
     min_inliers = _checks.integer("min_inliers", min_inliers, 1, 10**6)
-    # The two frames are independent: detect in both at once (OpenCV releases the GIL).
-    features0, features1 = _executor().map(detect, (a, b), (contrast_threshold,) * 2)
+    features0, features1 = detect(a, contrast_threshold), detect(b, contrast_threshold)
     candidates = match(features0, features1, ratio=1.0)
     keep = candidates.ratio < ratio if ratio < 1.0 else np.ones(len(candidates), bool)
     matches = Matches(candidates.index0[keep], candidates.index1[keep], candidates.ratio[keep])
