@@ -2,8 +2,9 @@
 
     python benchmarks/speed.py            # from the repository root
 
-Prints scenes rendered per second (one core) and the classical pipeline's time per pair
-(after warm-up), each as the best of several repeats, plus the peak resident memory.
+Prints scenes rendered per second (one core), the classical pipeline's time per pair (after
+warm-up), the learned model's training time and batched inference time per pair, and the
+peak resident memory.
 """
 import pathlib
 import resource
@@ -14,7 +15,9 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "book"))
-from depthlab import classical, experiments, world  # noqa: E402
+import torch  # noqa: E402
+
+from depthlab import classical, experiments, learned, world  # noqa: E402
 
 
 def best_of(repeats, run):
@@ -51,9 +54,29 @@ def classical_speed(n_pairs=100):
     return 1e3 * best_of(3, run) / n_pairs
 
 
+def learned_speed(sizes=(16, 4096), n_pairs=200):
+    """Training seconds per model (data rendering excluded) and inference ms per pair."""
+    torch.set_num_threads(2)
+    seconds = {}
+    for n in sizes:
+        learned.SceneDataset(n)  # render (and cache) the training scenes first
+        start = time.perf_counter()
+        model = learned.train(n, progress=False)
+        seconds[n] = time.perf_counter() - start
+    scenes = experiments.test_scenes(n_pairs)
+    learned.predict_batch(model, scenes.frame0[:10], scenes.frame1[:10])  # warm-up
+    infer = best_of(3, lambda: learned.predict_batch(model, scenes.frame0, scenes.frame1))
+    return seconds, 1e3 * infer / n_pairs, model.train_config
+
+
 def main():
     print(f"world: {world_speed():.0f} scenes/s at 64 x 96 on one core (best of 5)")
     print(f"classical pipeline: {classical_speed():.1f} ms per pair at 64 x 96 (best of 3)")
+    seconds, ms_per_pair, config = learned_speed()
+    for n, s in seconds.items():
+        print(f"learned model: {s:.1f} s to train on {n} scenes ({config.steps} steps, "
+              f"{1e3 * s / config.steps:.0f} ms per step)")
+    print(f"learned model: {ms_per_pair:.2f} ms per pair in batches of 100 (best of 3)")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak:.0f} MB")
     return 0

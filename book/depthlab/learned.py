@@ -1,0 +1,407 @@
+"""The learned model: one inference call from two frames to relative depth.
+
+`DepthNet` turns two grey frames into a dense disparity map (the flow length in pixels).
+Nothing in it knows the camera's motion or how to match: it is given the products of the
+two frames' locally normalised intensities at every displacement within a small window (a
+correlation "cost volume", a fixed and general operation), their average over the whole
+image, and frame 0, and it learns from examples to turn those into disparity:
+
+1. front end (fixed, not trained): frames at half resolution, local normalisation, the
+   correlation at all ``(2r + 1)**2`` displacements, a 3 x 3 average, and the image-wide mean
+   of each correlation channel, which tells every pixel where the whole scene matches best;
+2. a per-pixel network (1 x 1 convolutions) over those channels;
+3. dilated 3 x 3 convolutions for context, so that textureless areas borrow from their
+   neighbours;
+4. a positive output (softplus), upsampled to full resolution.
+
+`train` fits it to scenes of `depthlab.world` with a fixed budget of optimisation steps;
+`predict` returns relative depth (``1 / disparity``) like `classical.estimate_depth`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import pathlib
+import pickle
+import random
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import _checks, metrics, world
+
+__all__ = ["DepthModel", "DepthNet", "ModelConfig", "SceneDataset", "TRAIN_SEED", "TrainConfig",
+           "evaluate", "load", "predict", "predict_batch", "save", "seed_everything", "train",
+           "untrained"]
+
+#: The seed of the training scenes (the test scenes use `world.HELD_OUT_SEED`).
+TRAIN_SEED = 0
+
+
+def seed_everything(seed: int) -> None:
+    """Seeds Python's, NumPy's and torch's global generators (the book's one seeding call)."""
+    seed = _checks.integer("seed", seed, 0, 2**32 - 1)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of `DepthNet`.
+
+    Parameters
+    ----------
+    radius : int
+        Largest displacement searched, in half-resolution pixels (so ``2 * radius`` full-
+        resolution pixels).
+    hidden : int
+        Width of the per-pixel network.
+    context : int
+        Width of the dilated context layers.
+    """
+
+    radius: int = 4
+    hidden: int = 48
+    context: int = 16
+
+    def __post_init__(self):
+        _checks.integer("radius", self.radius, 1, 8)
+        _checks.integer("hidden", self.hidden, 4, 512)
+        _checks.integer("context", self.context, 4, 512)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """The training recipe: a fixed budget of steps, whatever the number of scenes.
+
+    Parameters
+    ----------
+    steps : int
+        Optimisation steps (Adam with a one-cycle learning-rate schedule).
+    batch : int
+        Crops per step.
+    crop : (int, int)
+        Height and width of the random training crops, in full-resolution pixels (even).
+    lr : float
+        Peak learning rate.
+    seed : int
+        Seeds the initial weights, the minibatch order and the crops.
+    threads : int
+        torch threads while training.
+    """
+
+    steps: int = 800
+    batch: int = 16
+    crop: tuple[int, int] = (48, 64)
+    lr: float = 5e-3
+    seed: int = 0
+    threads: int = 2
+
+    def __post_init__(self):
+        _checks.integer("steps", self.steps, 1, 10**6)
+        _checks.integer("batch", self.batch, 1, 4096)
+        _checks.interval("crop", self.crop, 4, integer_values=True)
+        if self.crop[0] % 2 or self.crop[1] % 2:
+            raise ValueError(f"crop must have even sides, got {self.crop}")
+        _checks.number("lr", self.lr, 1e-6, 1.0)
+        _checks.integer("seed", self.seed, 0, 2**32 - 1)
+        _checks.integer("threads", self.threads, 1, 256)
+
+
+def _conv(inputs, outputs, kernel=3, dilation=1):
+    return nn.Sequential(nn.Conv2d(inputs, outputs, kernel, padding=dilation * (kernel // 2),
+                                   dilation=dilation), nn.ReLU(inplace=True))
+
+
+def _local_norm(x, size=5):
+    mean = F.avg_pool2d(x, size, 1, size // 2, count_include_pad=False)
+    square = F.avg_pool2d(x * x, size, 1, size // 2, count_include_pad=False)
+    return (x - mean) / torch.sqrt((square - mean * mean).clamp_min(0.0) + 1e-3)
+
+
+class DepthNet(nn.Module):
+    """Two frames (B, 2, H, W) in [0, 1], H and W even, to disparity (B, 1, H, W) in pixels."""
+
+    def __init__(self, config: ModelConfig = ModelConfig()):
+        super().__init__()
+        self.config = config
+        channels = (2 * config.radius + 1) ** 2
+        self.pixel = nn.Sequential(_conv(2 * channels + 1, config.hidden, 1),
+                                   _conv(config.hidden, 32, 1))
+        self.context = nn.Sequential(_conv(32, config.context),
+                                     _conv(config.context, config.context, dilation=2),
+                                     _conv(config.context, config.context, dilation=4))
+        self.out = nn.Conv2d(config.context, 1, 3, padding=1)
+
+    @torch.no_grad()
+    def front(self, frames):
+        """The fixed cost volume: (B, 2 (2r+1)^2 + 1, H/2, W/2)."""
+        half = F.avg_pool2d(frames, 2)
+        a, b = _local_norm(half[:, :1]), _local_norm(half[:, 1:])
+        n, _, h, w = a.shape
+        r = self.config.radius
+        size = 2 * r + 1
+        volume = F.unfold(b, size, padding=r).view(n, size * size, h, w) * a
+        volume = F.avg_pool2d(volume, 3, 1, 1, count_include_pad=False)
+        scene = volume.mean((2, 3), keepdim=True)
+        scene = scene / (scene.abs().amax(1, keepdim=True) + 1e-6)
+        return torch.cat([volume, scene.expand(-1, -1, h, w), half[:, :1]], 1)
+
+    def forward(self, frames):
+        disparity = 2.0 * F.softplus(self.out(self.context(self.pixel(self.front(frames)))))
+        return F.interpolate(disparity, scale_factor=2, mode="bilinear", align_corners=False)
+
+
+@dataclasses.dataclass
+class DepthModel:
+    """A `DepthNet` with the configurations it was built and trained with.
+
+    Attributes
+    ----------
+    net : DepthNet
+    model_config : ModelConfig
+    train_config : TrainConfig or None
+        None until trained.
+    n_scenes : int
+        Training scenes (0 when untrained).
+    world_config : world.WorldConfig
+        The world the training scenes came from.
+    losses : (steps,) float array
+        Training loss (mean absolute disparity error in pixels) at every step.
+    """
+
+    net: DepthNet
+    model_config: ModelConfig
+    train_config: TrainConfig | None = None
+    n_scenes: int = 0
+    world_config: world.WorldConfig = world.WorldConfig()
+    losses: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def trained(self) -> bool:
+        return self.train_config is not None
+
+    @property
+    def parameters(self) -> int:
+        """Number of trainable parameters."""
+        return sum(p.numel() for p in self.net.parameters())
+
+
+def untrained(model_config: ModelConfig = ModelConfig(), seed: int = 0) -> DepthModel:
+    """A freshly initialised model (seeded); `predict` refuses it until it is trained."""
+    if not isinstance(model_config, ModelConfig):
+        raise TypeError(f"model_config must be a ModelConfig, got {type(model_config).__name__}")
+    torch.manual_seed(_checks.integer("seed", seed, 0, 2**32 - 1))
+    return DepthModel(DepthNet(model_config), model_config)
+
+
+class SceneDataset(torch.utils.data.Dataset):
+    """Scenes ``0 .. n_scenes - 1`` of a world stream as (frames, disparity) tensors.
+
+    Scene ``i`` is the same at every ``n_scenes``, so a larger set contains the smaller ones.
+    Items are ``frames`` (2, H, W) float32 in [0, 1] and ``disparity`` (1, H, W) in pixels.
+    """
+
+    def __init__(self, n_scenes: int, config: world.WorldConfig = world.WorldConfig(),
+                 seed: int = TRAIN_SEED):
+        self.n_scenes = _checks.integer("n_scenes", n_scenes, 1, 10**6)
+        self.frames, self.disparity = _rendered(seed, self.n_scenes, config)
+
+    def __len__(self):
+        return self.n_scenes
+
+    def __getitem__(self, i):
+        return self.frames[i], self.disparity[i]
+
+
+@functools.lru_cache(maxsize=2)
+def _rendered(seed, n_scenes, config):
+    """Frames and disparity of scenes ``0 .. n_scenes - 1``, rendered a chunk at a time so that
+    only the tensors kept, not every field of every scene, are ever in memory at once."""
+    frames = torch.empty((n_scenes, 2, config.height, config.width))
+    disparity = torch.empty((n_scenes, 1, config.height, config.width))
+    for start in range(0, n_scenes, 256):
+        stop = min(n_scenes, start + 256)
+        scenes = world.render_scenes(seed, range(start, stop), config)
+        frames[start:stop, 0] = torch.from_numpy(scenes.frame0)
+        frames[start:stop, 1] = torch.from_numpy(scenes.frame1)
+        disparity[start:stop, 0] = torch.from_numpy(scenes.disparity)
+    return frames, disparity
+
+
+def train(n_scenes: int, config: TrainConfig = TrainConfig(),
+          model_config: ModelConfig = ModelConfig(),
+          world_config: world.WorldConfig = world.WorldConfig(),
+          progress: bool = True) -> DepthModel:
+    """Trains a `DepthNet` on the first ``n_scenes`` training scenes.
+
+    The budget is ``config.steps`` steps whatever ``n_scenes`` is: with few scenes the model
+    sees each one many times. Two runs with the same arguments on the same machine give
+    bit-identical weights (seeded generators, deterministic algorithms, fixed threads).
+
+    Parameters
+    ----------
+    n_scenes : int
+        Training scenes, >= 1.
+    config : TrainConfig
+    model_config : ModelConfig
+    world_config : world.WorldConfig
+    progress : bool
+        Show a progress bar with the running loss.
+
+    Returns
+    -------
+    DepthModel
+    """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if not isinstance(world_config, world.WorldConfig):
+        raise TypeError(f"world_config must be a WorldConfig, got {type(world_config).__name__}")
+    data = SceneDataset(n_scenes, world_config)
+    h, w = world_config.height, world_config.width
+    if config.crop[0] > h or config.crop[1] > w:
+        raise ValueError(f"crop {config.crop} is larger than the scenes ({h}, {w})")
+    model = untrained(model_config, config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    optimiser = torch.optim.Adam(model.net.parameters(), lr=config.lr)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.lr,
+                                                   total_steps=config.steps, pct_start=0.15)
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(config.threads)
+    torch.use_deterministic_algorithms(True)
+    losses = np.zeros(config.steps)
+    ch, cw = config.crop
+    try:
+        model.net.train()
+        bar = tqdm(range(config.steps), desc=f"training on {n_scenes} scenes",
+                   disable=not progress, mininterval=0.5)
+        for step in bar:
+            index = torch.randint(0, len(data), (config.batch,), generator=generator)
+            top = 2 * int(torch.randint(0, (h - ch) // 2 + 1, (1,), generator=generator))
+            left = 2 * int(torch.randint(0, (w - cw) // 2 + 1, (1,), generator=generator))
+            frames = data.frames[index, :, top:top + ch, left:left + cw]
+            target = data.disparity[index, :, top:top + ch, left:left + cw]
+            loss = (model.net(frames) - target).abs().mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            losses[step] = loss.item()
+            if step % 25 == 0:
+                bar.set_postfix(loss=f"{losses[max(0, step - 24):step + 1].mean():.3f}")
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+    model.net.eval()
+    return dataclasses.replace(model, train_config=config, n_scenes=n_scenes,
+                               world_config=world_config, losses=losses)
+
+
+def _check_model(model):
+    if not isinstance(model, DepthModel):
+        raise TypeError(f"model must be a DepthModel, got {type(model).__name__}")
+    if not model.trained:
+        raise ValueError("the model is untrained: train it with learned.train or load "
+                         "trained weights with learned.load")
+
+
+def predict_batch(model: DepthModel, frames0: np.ndarray, frames1: np.ndarray,
+                  batch: int = 100) -> np.ndarray:
+    """Relative depth of many frame pairs in batched inference calls.
+
+    Parameters
+    ----------
+    model : DepthModel
+        A trained model.
+    frames0, frames1 : (N, H, W) float arrays in [0, 1]
+    batch : int
+        Pairs per inference call.
+
+    Returns
+    -------
+    (N, H, W) float32 array
+        ``1 / disparity``: depth up to scale, like `classical.estimate_depth`.
+    """
+    _check_model(model)
+    for name, value in (("frames0", frames0), ("frames1", frames1)):
+        if not isinstance(value, np.ndarray) or value.ndim != 3:
+            raise ValueError(f"{name} must be an (N, H, W) array")
+    if frames0.shape != frames1.shape:
+        raise ValueError(f"frames0 and frames1 must have the same shape, got {frames0.shape} "
+                         f"and {frames1.shape}")
+    for i in range(len(frames0)):
+        _checks.frame_pair(frames0[i], frames1[i])
+    n, h, w = frames0.shape
+    pad = (0, w % 2, 0, h % 2)  # the network halves the resolution: pad to even sides
+    stacked = torch.from_numpy(np.stack([frames0, frames1], 1).astype(np.float32))
+    stacked = F.pad(stacked, pad, mode="replicate")
+    with torch.no_grad():
+        disparity = torch.cat([model.net(stacked[i:i + batch])
+                               for i in range(0, n, batch)])[:, 0, :h, :w]
+    return (1.0 / disparity.clamp_min(1e-3)).numpy()
+
+
+def predict(model: DepthModel, frame0: np.ndarray, frame1: np.ndarray) -> np.ndarray:
+    """Relative depth of frame 0 from two frames: one inference call.
+
+    Parameters
+    ----------
+    model : DepthModel
+        A trained model.
+    frame0, frame1 : (H, W) arrays
+        Grey frames of the same shape, uint8 or float in [0, 1].
+
+    Returns
+    -------
+    (H, W) float32 array
+        Depth up to scale, like `classical.estimate_depth`.
+    """
+    _check_model(model)
+    a, b = _checks.frame_pair(frame0, frame1)
+    return predict_batch(model, a[None], b[None])[0]
+
+
+def evaluate(model: DepthModel, scenes: world.Scene) -> list:
+    """Scores the model on a batch of scenes; one `metrics.DepthMetrics` per scene."""
+    if not isinstance(scenes, world.Scene) or scenes.frame0.ndim != 3:
+        raise TypeError("scenes must be a batch of scenes from world.render_scenes")
+    depth = predict_batch(model, scenes.frame0, scenes.frame1)
+    return [metrics.depth_metrics(depth[i], scenes.depth[i]) for i in range(len(depth))]
+
+
+def save(model: DepthModel, path) -> pathlib.Path:
+    """Saves a trained model's weights, configurations and losses to ``path``."""
+    _check_model(model)
+    path = pathlib.Path(path)
+    torch.save({"state": model.net.state_dict(),
+                "model_config": dataclasses.asdict(model.model_config),
+                "train_config": dataclasses.asdict(model.train_config),
+                "world_config": dataclasses.asdict(model.world_config),
+                "n_scenes": model.n_scenes, "losses": model.losses.tolist()}, path)
+    return path
+
+
+def load(path) -> DepthModel:
+    """Loads a model written by `save`."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no saved model at {path}")
+    try:
+        saved = torch.load(path, weights_only=True)
+        model_config = ModelConfig(**saved["model_config"])
+        train_config = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                      for k, v in saved["train_config"].items()})
+        world_config = world.WorldConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                            for k, v in saved["world_config"].items()})
+        net = DepthNet(model_config)
+        net.load_state_dict(saved["state"])
+    except (KeyError, TypeError, ValueError, RuntimeError, EOFError,
+            pickle.UnpicklingError) as error:
+        raise ValueError(f"{path} is not a model saved by depthlab.learned.save: {error}")
+    net.eval()
+    return DepthModel(net, model_config, train_config, saved["n_scenes"], world_config,
+                      np.asarray(saved["losses"]))
