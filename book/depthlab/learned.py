@@ -94,7 +94,7 @@ class TrainConfig:
         torch threads while training.
     """
 
-    steps: int = 800
+    steps: int = 1100
     batch: int = 16
     crop: tuple[int, int] = (48, 64)
     lr: float = 5e-3
@@ -129,9 +129,17 @@ class DepthNet(nn.Module):
     def __init__(self, config: ModelConfig = ModelConfig()):
         super().__init__()
         self.config = config
-        channels = (2 * config.radius + 1) ** 2
-        self.pixel = nn.Sequential(_conv(2 * channels + 1, config.hidden, 1),
-                                   _conv(config.hidden, 32, 1))
+        size = 2 * config.radius + 1
+        channels = size * size
+        # A fixed kernel: the 3 x 3 average of each correlation channel.
+        self.register_buffer("box", torch.full((channels, 1, 3, 3), 1.0 / 9.0),
+                             persistent=False)
+        # The first layer sees the cost volume, its image-wide mean and frame 0; the mean is
+        # the same at every pixel, so its contribution is computed once per image.
+        self.volume_in = nn.Conv2d(channels, config.hidden, 1)
+        self.scene_in = nn.Conv2d(channels, config.hidden, 1, bias=False)
+        self.frame_in = nn.Conv2d(1, config.hidden, 1, bias=False)
+        self.pixel = _conv(config.hidden, 32, 1)
         self.context = nn.Sequential(_conv(32, config.context),
                                      _conv(config.context, config.context, dilation=2),
                                      _conv(config.context, config.context, dilation=4))
@@ -139,20 +147,26 @@ class DepthNet(nn.Module):
 
     @torch.no_grad()
     def front(self, frames):
-        """The fixed cost volume: (B, 2 (2r+1)^2 + 1, H/2, W/2)."""
+        """The fixed front end at half resolution: the cost volume (B, (2r+1)^2, H/2, W/2), its
+        image-wide mean (B, (2r+1)^2, 1, 1) scaled to a peak of 1, and frame 0 (B, 1, H/2, W/2)."""
         half = F.avg_pool2d(frames, 2)
         a, b = _local_norm(half[:, :1]), _local_norm(half[:, 1:])
-        n, _, h, w = a.shape
-        r = self.config.radius
-        size = 2 * r + 1
-        volume = F.unfold(b, size, padding=r).view(n, size * size, h, w) * a
-        volume = F.avg_pool2d(volume, 3, 1, 1, count_include_pad=False)
+        r, (h, w) = self.config.radius, a.shape[-2:]
+        padded = F.pad(b, (r, r, r, r))
+        # Channel (2r + 1) i + j holds b displaced by (i - r, j - r), times a.
+        volume = torch.cat([padded[:, :, i:i + h, j:j + w] for i in range(2 * r + 1)
+                            for j in range(2 * r + 1)], 1) * a
+        # Channels-last memory makes this depthwise average several times faster on CPUs.
+        volume = F.conv2d(volume.contiguous(memory_format=torch.channels_last), self.box,
+                          padding=1, groups=self.box.shape[0])
         scene = volume.mean((2, 3), keepdim=True)
         scene = scene / (scene.abs().amax(1, keepdim=True) + 1e-6)
-        return torch.cat([volume, scene.expand(-1, -1, h, w), half[:, :1]], 1)
+        return volume, scene, half[:, :1]
 
     def forward(self, frames):
-        disparity = 2.0 * F.softplus(self.out(self.context(self.pixel(self.front(frames)))))
+        volume, scene, frame = self.front(frames)
+        hidden = F.relu(self.volume_in(volume) + self.scene_in(scene) + self.frame_in(frame))
+        disparity = 2.0 * F.softplus(self.out(self.context(self.pixel(hidden))))
         return F.interpolate(disparity, scale_factor=2, mode="bilinear", align_corners=False)
 
 
