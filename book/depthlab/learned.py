@@ -406,11 +406,12 @@ def load(path) -> DepthModel:
         raise FileNotFoundError(f"no saved model at {path}")
     try:
         saved = torch.load(path, weights_only=True)
-        model_config = ModelConfig(**saved["model_config"])
-        train_config = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                      for k, v in saved["train_config"].items()})
-        world_config = world.WorldConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                            for k, v in saved["world_config"].items()})
+        def fields(name):  # lists stand for the configurations' tuples in the saved file
+            return {k: tuple(v) if isinstance(v, list) else v for k, v in saved[name].items()}
+
+        model_config = ModelConfig(**fields("model_config"))
+        train_config = TrainConfig(**fields("train_config"))
+        world_config = world.WorldConfig(**fields("world_config"))
         net = DepthNet(model_config)
         net.load_state_dict(saved["state"])
     except (KeyError, TypeError, ValueError, RuntimeError, EOFError,
