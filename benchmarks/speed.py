@@ -12,7 +12,6 @@ import sys
 import time
 
 import cv2
-import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "book"))
 import torch  # noqa: E402

@@ -47,10 +47,6 @@ class DepthMetrics:
     scale: float
     coverage: float
 
-    def as_dict(self) -> dict:
-        """The metrics as a plain ``{name: float}`` dictionary."""
-        return dataclasses.asdict(self)
-
 
 def _as_float_image(name, value):
     if not isinstance(value, np.ndarray):

@@ -20,8 +20,6 @@ COLORS = {
     "classical": "#1f77b4",
     "learned": "#d62728",
     "constant": "#7f7f7f",
-    "hybrid": "#9467bd",
-    "truth": "#000000",
     "inlier": "#2ca02c",
     "outlier": "#ff7f0e",
 }
