@@ -34,6 +34,8 @@ class ClassicalEvaluation:
     ----------
     classical, constant : list of metrics.DepthMetrics
         One entry per scene.
+    depth : (N, H, W) float32 array
+        The pipeline's relative depth for each scene, for further analysis.
     reliable : (N,) bool array
         Whether the pipeline found enough matches in each scene.
     seconds_per_pair : (N,) float array
@@ -42,6 +44,7 @@ class ClassicalEvaluation:
 
     classical: list
     constant: list
+    depth: np.ndarray
     reliable: np.ndarray
     seconds_per_pair: np.ndarray
 
@@ -74,16 +77,18 @@ def evaluate_classical(scenes: world.Scene, progress: bool = True,
     if not isinstance(scenes, world.Scene) or scenes.frame0.ndim != 3:
         raise TypeError("scenes must be a batch of scenes from world.render_scenes")
     classical.run_pipeline(scenes[0].frame0, scenes[0].frame1, **params)  # warm-up
-    scored, constant, reliable, seconds = [], [], [], []
+    scored, constant, depth, reliable, seconds = [], [], [], [], []
     for i in tqdm(range(len(scenes)), desc="classical pipeline", disable=not progress):
         scene = scenes[i]
         start = time.perf_counter()
         result = classical.run_pipeline(scene.frame0, scene.frame1, **params)
         seconds.append(time.perf_counter() - start)
+        depth.append(result.depth)
         reliable.append(result.reliable)
         scored.append(metrics.depth_metrics(result.depth, scene.depth))
         constant.append(metrics.depth_metrics(np.ones_like(scene.depth), scene.depth))
-    return ClassicalEvaluation(scored, constant, np.array(reliable), np.array(seconds))
+    return ClassicalEvaluation(scored, constant, np.stack(depth), np.array(reliable),
+                               np.array(seconds))
 
 
 def main(argv=None) -> int:

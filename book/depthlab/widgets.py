@@ -1,7 +1,7 @@
 """Interactive figures: a precomputed version that responds without a kernel, and a live one.
 
 `precomputed` renders a figure for every combination of control values up front and stacks
-the PNGs in `ipywidgets.Stack` widgets whose ``selected_index`` is linked to the sliders in the
+the images in `ipywidgets.Stack` widgets whose ``selected_index`` is linked to the sliders in the
 browser (`ipywidgets.jslink`). The stored widget state is enough: on the static site, moving
 a slider switches figures with no kernel at all.
 
