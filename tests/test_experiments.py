@@ -4,9 +4,11 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import torch
 
-from depthlab import experiments
+from depthlab import experiments, learned, world
 
 BOOK = pathlib.Path(__file__).resolve().parents[1] / "book"
 
@@ -38,3 +40,105 @@ def test_bad_arguments_are_refused():
         experiments.evaluate_classical([1, 2])
     with pytest.raises(ValueError, match="n_scenes"):
         experiments.test_scenes(0)
+
+
+def _sweep(learned_delta1, learned_absrel, sizes=(16, 64, 256)):
+    return experiments.Sweep(
+        sizes=sizes, seeds=(0, 1),
+        learned={"delta1": np.array(learned_delta1), "absrel": np.array(learned_absrel)},
+        methods={"classical": {"delta1": 0.7, "absrel": 0.2},
+                 "constant": {"delta1": 0.6, "absrel": 0.25}},
+        world_config=world.WorldConfig(), n_test=10)
+
+
+def test_crossover_interpolates_in_log_n_per_seed():
+    sweep = _sweep([[0.6, 0.6], [0.7, 0.8], [0.8, 0.9]], [[0.3, 0.3], [0.25, 0.1], [0.1, 0.1]])
+    # seed 0: delta1 equals the classical 0.7 at N = 64 and is above it only at 256, so
+    # it crosses at 64 (the gap is 0 there); seed 1 crosses halfway from 16 to 64 in log N.
+    assert sweep.crossover("delta1") == pytest.approx([64, 32])
+    # absrel: seed 0 falls from 0.25 to 0.1 between 64 and 256, crossing 0.2 a third of the way.
+    assert sweep.crossover("absrel")[0] == pytest.approx(64 * 4 ** (1 / 3))
+    assert sweep.crossover("absrel")[1] == pytest.approx(16 * 4 ** (0.1 / 0.2))
+    assert sweep.crossover("delta1", "constant") == pytest.approx([16, 16])
+
+
+def test_no_crossover_is_nan_and_the_json_says_so():
+    sweep = _sweep([[0.6, 0.6], [0.65, 0.8], [0.69, 0.9]], [[0.3] * 2] * 3)
+    assert np.isnan(sweep.crossover("delta1")[0]) and sweep.crossover("delta1")[1] < 64
+    out = sweep.to_json()
+    assert out["sizes"] == [16, 64, 256] and out["seeds"] == [0, 1]
+    assert np.shape(out["learned"]["delta1"]) == np.shape(out["classical"]["absrel"]) == (3, 2)
+    assert out["crossover_n"]["delta1"]["per_seed"][0] is None
+    assert out["crossover_n"]["delta1"]["median"] is None
+    with pytest.raises(ValueError, match="metric"):
+        sweep.crossover("rmse")
+    with pytest.raises(ValueError, match="method"):
+        sweep.crossover("delta1", "oracle")
+
+
+def test_power_law_fit_recovers_known_parameters():
+    sizes = np.array([16, 35, 78, 172, 380, 838, 1851, 4096])
+    errors = 2.0 * sizes ** -0.6 + 0.15
+    fit = experiments.fit_power_law(sizes, np.stack([errors, errors], 1))
+    assert (fit.alpha, fit.beta, fit.floor) == pytest.approx((2.0, -0.6, 0.15), rel=1e-3)
+    assert fit.reaches(fit(1000.0)) == pytest.approx(1000.0)
+    assert fit.reaches(0.1) == float("inf")  # below the floor: never
+    with pytest.raises(ValueError, match="sizes"):
+        experiments.fit_power_law([1, 2], [0.3, 0.2])
+    with pytest.raises(ValueError, match="errors"):
+        experiments.fit_power_law(sizes, errors[:-1])
+
+
+def test_models_and_sweeps_are_cached_by_configuration(tmp_path, monkeypatch):
+    monkeypatch.setattr(experiments, "CACHE", tmp_path)
+    tiny = learned.TrainConfig(steps=3, batch=2, crop=(16, 16), threads=1)
+    first = experiments.trained_model(6, 0, config=tiny, progress=False)
+    assert len(list(tmp_path.glob("model-*.pt"))) == 1
+    again = experiments.trained_model(6, 0, config=tiny, progress=False)
+    for a, b in zip(first.net.state_dict().values(), again.net.state_dict().values()):
+        assert torch.equal(a, b)
+    experiments.trained_model(6, 1, config=tiny, progress=False)
+    assert len(list(tmp_path.glob("model-*.pt"))) == 2  # another seed is another model
+
+    result = experiments.sweep(sizes=(2, 6), seeds=(0, 1), n_test=3, config=tiny,
+                               progress=False)
+    assert result.learned["delta1"].shape == (2, 2)
+    assert set(result.methods) == {"classical", "motion_stereo", "constant"}
+    assert len(list(tmp_path.glob("sweep-*.json"))) == 1
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a cached sweep must not train")
+
+    monkeypatch.setattr(learned, "train", no_training)
+    cached = experiments.sweep(sizes=(2, 6), seeds=(0, 1), n_test=3, config=tiny,
+                               progress=False)
+    assert np.array_equal(cached.learned["absrel"], result.learned["absrel"])
+
+
+def test_code_version_depends_on_the_source(monkeypatch):
+    version = experiments.code_version()
+    assert len(version) == 16
+    experiments.code_version.cache_clear()
+    monkeypatch.setattr(experiments, "CACHE_FORMAT", experiments.CACHE_FORMAT + 1)
+    assert experiments.code_version() != version
+    monkeypatch.undo()
+    experiments.code_version.cache_clear()
+    assert experiments.code_version() == version
+
+
+def test_sweep_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="increasing"):
+        experiments.sweep(sizes=(64, 16))
+    with pytest.raises(ValueError, match="seeds"):
+        experiments.sweep(seeds=())
+    with pytest.raises(TypeError, match="config"):
+        experiments.sweep(config={"steps": 1})
+
+
+def test_the_crossover_command_prints_the_sweep_as_json(monkeypatch, capsys):
+    sweep = _sweep([[0.6, 0.6], [0.75, 0.8], [0.8, 0.9]], [[0.3, 0.3], [0.15, 0.1], [0.1, 0.1]])
+    monkeypatch.setattr(experiments, "sweep", lambda **kwargs: sweep)
+    assert experiments.main(["crossover", "--json", "--seeds", "2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["crossover_n"]["absrel"]["interval"][0] <= out["crossover_n"]["absrel"]["median"]
+    assert set(out) >= {"sizes", "seeds", "learned", "classical", "constant", "crossover_n"}

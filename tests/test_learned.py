@@ -13,6 +13,15 @@ def model():
     return learned.train(8, QUICK, progress=False)
 
 
+def test_the_loss_ignores_each_samples_scale_like_the_metrics():
+    target = torch.rand(3, 1, 8, 8) * 5 + 1
+    assert learned.scale_invariant_loss(target, target) < 1e-6
+    scaled = target * torch.tensor([0.5, 2.0, 7.0]).view(3, 1, 1, 1)
+    assert learned.scale_invariant_loss(scaled, target) < 1e-6
+    noisy = target * (1 + 0.1 * torch.randn_like(target)).clamp_min(0.5)
+    assert learned.scale_invariant_loss(noisy, target) > 0.01
+
+
 def test_larger_training_sets_contain_the_smaller_ones():
     small, large = learned.SceneDataset(4), learned.SceneDataset(9)
     frames, disparity = small[3]
@@ -32,10 +41,13 @@ def test_two_identical_runs_give_bit_identical_weights(model):
     assert not np.array_equal(model.losses, other.losses)
 
 
-def test_training_lowers_the_loss():
+def test_training_lowers_the_loss_below_that_of_a_constant_guess():
     trained = learned.train(16, learned.TrainConfig(steps=150, batch=8, crop=(32, 48)),
                             progress=False)
-    assert trained.losses[-20:].mean() < 0.6 * trained.losses[:20].mean()
+    data = learned.SceneDataset(16)
+    constant = learned.scale_invariant_loss(torch.ones_like(data.disparity), data.disparity)
+    assert trained.losses[-20:].mean() < 0.85 * float(constant)
+    assert trained.losses[-20:].mean() < 0.85 * trained.losses[:20].mean()
 
 
 def test_prediction_has_the_form_of_the_classical_estimate(model):

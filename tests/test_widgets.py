@@ -39,6 +39,21 @@ def test_live_redraws_on_change():
     assert calls == [1, 4]
 
 
+def test_live_button_runs_its_action_with_the_current_values_then_redraws():
+    calls, done = [], []
+
+    def counting(a):
+        calls.append(a)
+        return draw(a)
+
+    control = ipywidgets.IntSlider(value=3)
+    box = widgets.live(counting, actions={"go": lambda a: done.append(a)}, a=control)
+    button = next(c for c in box.children if isinstance(c, ipywidgets.Button))
+    assert button.description == "go"
+    button.click()
+    assert done == [3] and calls == [3, 3]
+
+
 def test_bad_controls_are_refused():
     with pytest.raises(ValueError, match="one or two"):
         widgets.precomputed(draw, a=[1, 2], b=[1, 2], c=[1, 2])
@@ -48,3 +63,5 @@ def test_bad_controls_are_refused():
         widgets.precomputed("draw", a=[1, 2])
     with pytest.raises(TypeError, match="value widget"):
         widgets.live(draw, a=[1, 2])
+    with pytest.raises(TypeError, match="actions"):
+        widgets.live(draw, actions={"go": "not callable"}, a=ipywidgets.IntSlider())

@@ -27,8 +27,8 @@ from scipy.ndimage import distance_transform_edt
 from . import _checks
 
 __all__ = ["EpipolarFit", "Features", "Matches", "PipelineResult", "UnreliableDepthWarning",
-           "densify", "detect", "estimate_depth", "filter_matches", "match", "relative_depth",
-           "run_pipeline", "sparse_flow", "stereo_sgbm"]
+           "densify", "detect", "estimate_depth", "filter_matches", "match", "motion_stereo",
+           "relative_depth", "run_pipeline", "sparse_flow", "stereo_sgbm"]
 
 _MAX_HYPOTHESES = 500
 
@@ -500,3 +500,47 @@ def stereo_sgbm(frame0: np.ndarray, frame1: np.ndarray, max_disparity: int = 32,
     disparity = matcher.compute(to_uint8(a), to_uint8(b)).astype(np.float32) / 16.0
     with np.errstate(divide="ignore"):
         return np.where(disparity > 0, 1.0 / disparity, np.nan).astype(np.float32)
+
+
+def motion_stereo(frame0: np.ndarray, frame1: np.ndarray, max_disparity: int = 16,
+                  block_size: int = 5, **params) -> np.ndarray:
+    """Relative depth from a dense matcher adapted to the motion: the pipeline, then SGBM.
+
+    `run_pipeline` finds the flow direction with RANSAC. Both frames are rotated so that the
+    flow points left, which is what a rectified stereo pair looks like, and `stereo_sgbm`
+    matches every pixel along that line. Its disparity is rotated back; where SGBM finds no
+    match, the pipeline's interpolated depth fills in. Without a reliable direction the
+    result is the pipeline's (constant) depth.
+
+    Parameters
+    ----------
+    frame0, frame1 : (H, W) arrays
+        Grey frames of the same shape, uint8 or float in [0, 1].
+    max_disparity, block_size
+        See `stereo_sgbm`.
+    **params
+        Passed to `run_pipeline`.
+
+    Returns
+    -------
+    (H, W) float32 array
+        Depth up to scale, in the units of `run_pipeline` (``1 / disparity``).
+    """
+    a, b = _checks.frame_pair(frame0, frame1)
+    result = run_pipeline(a, b, **params)
+    if not result.reliable or result.fit.direction is None:
+        return result.depth
+    dx, dy = result.fit.direction / np.linalg.norm(result.fit.direction)
+    h, w = a.shape
+    size = int(np.ceil(np.hypot(h, w))) + 2
+    rotation = np.array([[-dx, -dy], [dy, -dx]])  # maps the flow direction to (-1, 0)
+    centre = np.array([(w - 1) / 2, (h - 1) / 2])
+    forward = np.hstack([rotation, ((size - 1) / 2 - rotation @ centre)[:, None]])
+    warp = lambda im: cv2.warpAffine(im.astype(np.float32), forward, (size, size),  # noqa: E731
+                                     flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    inverse_depth = stereo_sgbm(warp(a).clip(0, 1), warp(b).clip(0, 1), max_disparity,
+                                block_size)
+    back = cv2.warpAffine(inverse_depth, forward, (w, h), flags=cv2.INTER_NEAREST
+                          | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=float("nan"))
+    return np.where(np.isfinite(back), back, result.depth).astype(np.float32)

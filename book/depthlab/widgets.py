@@ -76,36 +76,57 @@ def precomputed(draw, progress=None, dpi=100, **controls) -> ipywidgets.VBox:
     return box
 
 
-def live(draw, **controls) -> ipywidgets.VBox:
+def live(draw, actions=None, **controls) -> ipywidgets.VBox:
     """A figure explorer that redraws on every change (needs a running kernel).
 
     Parameters
     ----------
     draw : callable
         ``draw(**values)`` returns a matplotlib Figure.
+    actions : dict, optional
+        Button label to a callable ``action(**values)``; a click runs it (its printed output
+        and progress bars appear above the figure), then redraws.
     **controls : ipywidgets.ValueWidget
         The controls, by the name of the argument of ``draw`` they set.
 
     Returns
     -------
     ipywidgets.VBox
-        The controls above an output area that shows the current figure.
+        The controls and buttons above an output area that shows the current figure.
     """
     if not callable(draw):
         raise TypeError("draw must be callable")
     for name, control in controls.items():
         if not isinstance(control, ipywidgets.ValueWidget):
             raise TypeError(f"control {name!r} must be an ipywidgets value widget")
-    output = ipywidgets.Output()
+    actions = {} if actions is None else actions
+    if not isinstance(actions, dict) or not all(callable(a) for a in actions.values()):
+        raise TypeError("actions must be a dict of button labels to callables")
+    output, log = ipywidgets.Output(), ipywidgets.Output()
+
+    def values():
+        return {name: control.value for name, control in controls.items()}
 
     def redraw(_=None):
-        fig = draw(**{name: control.value for name, control in controls.items()})
+        fig = draw(**values())
         # Set the output's content from the kernel side: no front end has to capture it.
         output.outputs = ()
         output.append_display_data(fig)
         plt.close(fig)
 
+    def button(label, action):
+        def clicked(_):
+            log.clear_output()
+            with log:
+                action(**values())
+            redraw()
+
+        widget = ipywidgets.Button(description=label, layout={"width": "auto"})
+        widget.on_click(clicked)
+        return widget
+
     for control in controls.values():
         control.observe(redraw, names="value")
     redraw()
-    return ipywidgets.VBox([*controls.values(), output])
+    buttons = [button(label, action) for label, action in actions.items()]
+    return ipywidgets.VBox([*controls.values(), *buttons, log, output])

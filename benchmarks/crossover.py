@@ -1,0 +1,74 @@
+"""Benchmark of the crossover chapter (run by hand; not a test).
+
+    python benchmarks/crossover.py        # from the repository root; about 10 minutes
+
+Executes ``book/04_crossover.ipynb`` in a fresh kernel twice: first with an empty model cache
+(cold: the whole sweep trains), then with the cache that run filled (warm). After the warm run,
+the same kernel times a change of the live explorer's data-size slider (redraw included) at
+every size and one press of its "train at this N now" button at the largest size. Prints the
+wall times and the peak resident memory of the kernel and of its training workers.
+"""
+import os
+import pathlib
+import tempfile
+import time
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "book" / "04_crossover.ipynb"
+
+PROBE = '''
+import resource
+import time as _time
+
+_slider = ipywidgets.SelectionSlider(options=[int(n) for n in sizes], value=int(sizes[0]))
+_metric = ipywidgets.ToggleButtons(options=list(experiments.METRICS))
+_box = widgets.live(draw_live, training_scenes=_slider, metric=_metric)
+_changes = []
+for _n in sizes[1:]:
+    _start = _time.perf_counter()
+    _slider.value = int(_n)
+    _changes.append(_time.perf_counter() - _start)
+_start = _time.perf_counter()
+train_now(int(sizes[-1]), "delta1")
+_retrain = _time.perf_counter() - _start
+print("BENCHMARK", max(_changes), sum(_changes) / len(_changes), _retrain,
+      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+      resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+'''
+
+
+def execute(cache, probe=False):
+    """Runs the chapter in a fresh kernel with ``cache`` as the model cache; returns the wall
+    time and the probe's printed numbers."""
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    if probe:
+        notebook.cells.append(nbformat.v4.new_code_cell(PROBE))
+    os.environ["DEPTHLAB_CACHE"] = str(cache)  # the kernel inherits this environment
+    client = NotebookClient(notebook, timeout=3600, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    numbers = None
+    if probe:
+        text = "".join(o.get("text", "") for o in notebook.cells[-1].outputs)
+        numbers = [float(x) for x in text.split("BENCHMARK")[1].split()]
+    return seconds, numbers
+
+
+def main():
+    with tempfile.TemporaryDirectory() as cache:
+        cold, _ = execute(cache)
+        print(f"chapter, cold cache: {cold:.0f} s")
+        warm, (worst, mean, retrain, kernel_mb, workers_mb) = execute(cache, probe=True)
+    print(f"chapter, warm cache: {warm - retrain:.0f} s (without the probe's retrain)")
+    print(f"live explorer, slider change: {1e3 * mean:.0f} ms mean, {1e3 * worst:.0f} ms worst")
+    print(f"live retrain at the largest size (train, score, draw): {retrain:.1f} s")
+    print(f"peak RSS: kernel {kernel_mb:.0f} MB, largest training worker {workers_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
