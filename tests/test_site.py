@@ -60,7 +60,7 @@ def test_data_size_slider_changes_the_figure_without_a_kernel(site):
                        if route.request.url.startswith(site) else route.abort())
             page.goto(f"{site}/book/04_crossover.html")
             slider = page.locator(".widget-slider", has=page.locator(
-                ".widget-label", has_text="training_scenes"))
+                ".widget-label", has_text="training scenes"))
             slider.first.wait_for(timeout=60_000)
             handle = slider.first.locator(".noUi-handle")
             readout = slider.first.locator(".widget-readout")

@@ -6,16 +6,16 @@ import pytest
 from depthlab import widgets
 
 
-def draw(a, b=0):
+def draw(a, b=0, b_c=0):
     fig, ax = plt.subplots(figsize=(1, 1))
-    ax.set_title(f"{a} {b}")
+    ax.set_title(f"{a} {b} {b_c}")
     return fig
 
 
 def test_two_controls_give_nested_stacks_linked_to_the_sliders():
-    box = widgets.precomputed(draw, a=[1, 2, 3], b=[0.5, 1.5])
+    box = widgets.precomputed(draw, a=[1, 2, 3], b_c=[0.5, 1.5])
     *sliders, outer = box.children
-    assert [s.description for s in sliders] == ["a", "b"]
+    assert [s.description for s in sliders] == ["a", "b c"]
     assert len(outer.children) == 3 and all(len(s.children) == 2 for s in outer.children)
     images = [image.value for stack in outer.children for image in stack.children]
     assert len(set(images)) == 6  # one distinct figure per combination

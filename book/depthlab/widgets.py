@@ -36,7 +36,8 @@ def precomputed(draw, progress=None, dpi=100, **controls) -> ipywidgets.VBox:
     dpi : float
         Resolution of the stored figures. Every one is saved with the page, as JPEG.
     **controls : list
-        One or two controls, each a name and its list of values; a slider per control.
+        One or two controls, each a name and its list of values; a slider per control,
+        labelled with the name (underscores shown as spaces).
 
     Returns
     -------
@@ -57,7 +58,8 @@ def precomputed(draw, progress=None, dpi=100, **controls) -> ipywidgets.VBox:
                               format="jpeg")
               for combo in (progress(combos) if progress else combos)]
     sliders = [ipywidgets.SelectionSlider(options=[(_label(v), v) for v in values],
-                                          description=name, continuous_update=True,
+                                          description=name.replace("_", " "),
+                                          continuous_update=True,
                                           style={"description_width": "initial"})
                for name, values in controls.items()]
     if len(names) == 1:
