@@ -1,28 +1,44 @@
-"""Browser test of the built site: the crossover explorer responds without a kernel.
+"""Tests of the built site, as a reader's browser sees it.
 
-Builds the book if no build is there (or it is older than the chapter), serves `_build/html`
-on 127.0.0.1, opens the crossover chapter in headless Chromium, moves the data-size slider
-with the keyboard and checks that another figure is shown. Skips when Chromium or Playwright
-is missing.
+The site is built if it is missing or older than its sources, and served on 127.0.0.1. Every
+page is opened in headless Chromium with requests to other hosts refused, so the site must work
+on its own. The browser tests skip, saying why, when no Chromium (or Google Chrome) or no
+Playwright is installed. Full-page screenshots go to ``_build/screenshots/`` for review.
 """
 import functools
+import html.parser
 import http.server
 import pathlib
+import re
 import shutil
 import subprocess
 import threading
+import urllib.parse
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SITE = ROOT / "_build" / "html"
-PAGE = SITE / "book" / "04_crossover.html"
-NOTEBOOK = ROOT / "book" / "04_crossover.ipynb"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+SOURCES = {"intro": ROOT / "book" / "intro.md",
+           **{p.stem: p for p in sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))}}
+CHAPTERS = [name for name in SOURCES if name != "intro"]
+BROWSER = next(filter(None, map(shutil.which, ("chromium", "chromium-browser",
+                                               "google-chrome"))), None)
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium browser installed "
-                                "(apt-get install chromium)")
+# The widget views stored in a page, and how many of them drew something.
+WIDGETS_DRAWN = """() => {
+  const views = document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]');
+  const drawn = Array.from(views).filter(view => {
+    const area = view.parentElement.querySelector('.jupyter-widgets');
+    return area !== null && area.getBoundingClientRect().height > 0;
+  });
+  return [views.length, drawn.length];
+}"""
+
+# The images shown (not hidden in a stack) inside one widget box.
+SHOWN_IMAGES = """box => Array.from(box.querySelectorAll('.widget-image'))
+    .filter(image => image.offsetParent !== null).map(image => image.src).join(' ')"""
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -30,9 +46,17 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def _page_file(name):
+    return SITE / "book" / f"{name}.html"
+
+
 @pytest.fixture(scope="module")
 def site():
-    if not PAGE.is_file() or PAGE.stat().st_mtime < NOTEBOOK.stat().st_mtime:
+    """The built site, served on 127.0.0.1 for the duration of the tests."""
+    newest = max(p.stat().st_mtime for p in [*SOURCES.values(), ROOT / "_config.yml",
+                                              ROOT / "_toc.yml"])
+    if not all(_page_file(n).is_file() and _page_file(n).stat().st_mtime >= newest
+               for n in SOURCES):
         subprocess.run(["jupyter-book", "build", "-W", "-n", "--keep-going", str(ROOT)],
                        check=True, cwd=ROOT, timeout=900)
     server = http.server.ThreadingHTTPServer(
@@ -42,37 +66,130 @@ def site():
     server.shutdown()
 
 
-def _visible_images(page):
-    return page.evaluate("() => Array.from(document.querySelectorAll('.widget-image'))"
-                         ".filter(i => i.offsetParent !== null).map(i => i.src)")
-
-
-def test_data_size_slider_changes_the_figure_without_a_kernel(site):
+@pytest.fixture(scope="module")
+def browser():
+    if BROWSER is None:
+        pytest.skip("no Chromium or Google Chrome installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
+        launched = playwright.chromium.launch(
+            executable_path=BROWSER,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--no-first-run"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            # The site must work offline: requests leaving 127.0.0.1 are refused.
-            page.route("**/*", lambda route: route.continue_()
-                       if route.request.url.startswith(site) else route.abort())
-            page.goto(f"{site}/book/04_crossover.html")
-            slider = page.locator(".widget-slider", has=page.locator(
-                ".widget-label", has_text="training scenes"))
-            slider.first.wait_for(timeout=60_000)
-            handle = slider.first.locator(".noUi-handle")
-            readout = slider.first.locator(".widget-readout")
-            before_value, before_images = readout.inner_text(), _visible_images(page)
-            handle.focus()
-            handle.press("ArrowRight")
-            page.wait_for_function(
-                "before => document.querySelectorAll('.widget-image').length > 0 && "
-                "Array.from(document.querySelectorAll('.widget-image'))"
-                ".filter(i => i.offsetParent !== null).map(i => i.src).join() !== before",
-                arg=",".join(before_images), timeout=10_000)
-            assert readout.inner_text() != before_value
-            assert _visible_images(page) != before_images
-        finally:
-            browser.close()
+        yield launched
+        launched.close()
+
+
+def _open(browser, site, name):
+    """Opens a page offline; returns it and the list of JavaScript errors it reports."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
+    # Requests to other hosts (MathJax's CDN, for one) are refused: failing to load them is the
+    # test's doing, not the page's, so only errors about the site's own files count.
+    page.on("console", lambda message: errors.append(f"console: {message.text}")
+            if message.type == "error"
+            and message.location.get("url", "").startswith(site) else None)
+    page.route("**/*", lambda route: route.continue_()
+               if route.request.url.startswith(site) else route.abort())
+    page.goto(f"{site}/book/{name}.html", wait_until="load")
+    return page, errors
+
+
+@pytest.mark.parametrize("name", list(SOURCES))
+def test_every_page_draws_its_widgets_without_javascript_errors(browser, site, name):
+    page, errors = _open(browser, site, name)
+    try:
+        page.wait_for_function(f"({WIDGETS_DRAWN})()[0] === ({WIDGETS_DRAWN})()[1]",
+                               timeout=30_000)
+        views, drawn = page.evaluate(WIDGETS_DRAWN)
+        assert views == drawn
+        if name in CHAPTERS:
+            assert views > 0, "every chapter has at least one interactive figure"
+            exercises = page.locator("section#exercises")
+            assert exercises.count() == 1, "every chapter ends with exercises"
+            exercises.scroll_into_view_if_needed()
+            assert exercises.is_visible()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+        assert errors == []
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_every_kernel_free_figure_changes_when_its_control_moves(browser, site, name):
+    page, errors = _open(browser, site, name)
+    try:
+        page.wait_for_function(f"({WIDGETS_DRAWN})()[0] === ({WIDGETS_DRAWN})()[1]",
+                               timeout=30_000)
+        boxes = page.locator(".widget-vbox", has=page.locator(".widget-slider"))
+        assert boxes.count() > 0
+        for b in range(boxes.count()):
+            box = boxes.nth(b)
+            for s in range(box.locator(".widget-slider").count()):
+                handle = box.locator(".widget-slider").nth(s).locator(".noUi-handle")
+                before = box.evaluate(SHOWN_IMAGES)
+                handle.focus()
+                handle.press("End")
+                page.wait_for_function(f"([box, before]) => ({SHOWN_IMAGES})(box) !== before",
+                                       arg=[box.element_handle(), before], timeout=10_000)
+                handle.press("Home")
+        assert errors == []
+    finally:
+        page.close()
+
+
+def test_the_data_size_slider_changes_the_crossover_figure(browser, site):
+    page, _ = _open(browser, site, "04_crossover")
+    try:
+        slider = page.locator(".widget-slider", has=page.locator(
+            ".widget-label", has_text="training scenes")).first
+        slider.wait_for(timeout=30_000)
+        box = page.locator(".widget-vbox", has=slider).first
+        readout = slider.locator(".widget-readout")
+        before_value, before = readout.inner_text(), box.evaluate(SHOWN_IMAGES)
+        slider.locator(".noUi-handle").focus()
+        slider.locator(".noUi-handle").press("ArrowRight")
+        page.wait_for_function(f"([box, before]) => ({SHOWN_IMAGES})(box) !== before",
+                               arg=[box.element_handle(), before], timeout=10_000)
+        assert readout.inner_text() != before_value
+    finally:
+        page.close()
+
+
+class _Links(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.targets = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for key in ("href", "src"):
+            if attrs.get(key) and not (tag == "a" and key == "src"):
+                self.targets.append(attrs[key])
+
+
+def test_no_page_links_to_a_missing_file(site):
+    missing = []
+    pages = [p for p in sorted(SITE.rglob("*.html"))
+             if p.relative_to(SITE).parts[0] not in ("_static", "_sources")]  # theme templates
+    assert len(pages) >= len(SOURCES)
+    for page in pages:
+        parser = _Links()
+        parser.feed(page.read_text(encoding="utf-8"))
+        for target in parser.targets:
+            parts = urllib.parse.urlsplit(target)
+            if parts.scheme or parts.netloc or not parts.path:
+                continue  # another site, a mailto: link, or an anchor on the same page
+            resolved = (page.parent / urllib.parse.unquote(parts.path)).resolve()
+            if not resolved.exists():
+                missing.append(f"{page.relative_to(SITE)} -> {target}")
+    assert missing == []
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_thebe_starts_its_kernel_in_the_folder_of_the_notebooks(site, name):
+    # `import depthlab` works from book/, where the notebooks are.
+    page = _page_file(name).read_text(encoding="utf-8")
+    assert re.search(r'kernelOptions:\s*{\s*name: "python3",\s*path: "\./book"', page)

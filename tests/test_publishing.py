@@ -1,0 +1,74 @@
+"""Tests of the publishing setup: Binder's requirements, the CI workflow and the book config."""
+import pathlib
+import re
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _pins(path):
+    """{package: version} of the ``name==version`` lines of a requirements file."""
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        match = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)==(\S+)", line)
+        if match:
+            pins[match[1].lower()] = match[2]
+        elif line and not line.startswith("--"):
+            raise AssertionError(f"{path.name}: not an exact pin: {line!r}")
+    return pins
+
+
+def test_binder_pins_the_same_versions_with_a_cpu_torch():
+    root, binder = _pins(ROOT / "requirements.txt"), _pins(ROOT / "binder" / "requirements.txt")
+    text = (ROOT / "binder" / "requirements.txt").read_text()
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in text
+    assert binder["torch"] == root["torch"] + "+cpu"
+    shared = set(root) & set(binder) - {"torch"}
+    assert {name: binder[name] for name in shared} == {name: root[name] for name in shared}
+    # Binder reads only binder/ when it exists: everything the notebooks import is there.
+    for needed in ("jupyter-book", "ipywidgets", "ipykernel", "numpy", "scipy", "scikit-image",
+                   "opencv-python-headless", "matplotlib", "tqdm", "sphinx-exercise"):
+        assert needed in binder, needed
+    assert re.fullmatch(r"python-3\.11\s*", (ROOT / "binder" / "runtime.txt").read_text())
+
+
+def test_the_workflow_runs_the_ci_script_and_deploys_the_built_site():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text())
+    triggers = workflow[True]  # YAML 1.1 reads the key "on" as True
+    assert "push" in triggers and "pull_request" in triggers
+    build = workflow["jobs"]["build-and-test"]
+    runs = [step.get("run") for step in build["steps"]]
+    assert "bash .ci/run" in runs
+    upload = next(s for s in build["steps"] if "upload-pages-artifact" in s.get("uses", ""))
+    assert upload["with"]["path"] == "_build/html"
+    deploy = workflow["jobs"]["deploy"]
+    assert deploy["needs"] == "build-and-test"
+    assert any("deploy-pages" in s.get("uses", "") for s in deploy["steps"])
+    assert "refs/heads/main" in deploy["if"]
+
+
+def test_the_ci_script_installs_builds_and_runs_the_readme_test_command():
+    script = (ROOT / ".ci" / "run").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "pip install -r requirements.txt" in script
+    assert "jupyter-book build -W -n --keep-going ." in script
+    assert "pytest --nbval" in script and "pytest --nbval" in readme
+
+
+def test_the_book_config_points_launch_buttons_and_thebe_at_the_notebooks():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["execute"]["execute_notebooks"] == "off"
+    assert config["execute"]["allow_errors"] is False
+    assert config["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
+    assert config["launch_buttons"]["notebook_interface"] == "jupyterlab"
+    assert config["launch_buttons"]["thebe"] is True
+    assert set(config["repository"]) == {"url", "path_to_book", "branch"}
+    assert (ROOT / config["logo"]).is_file()
+    for path in config["bibtex_bibfiles"]:
+        assert (ROOT / path).is_file()
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    chapters = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    notebooks = sorted(f"book/{p.stem}" for p in (ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
+    assert chapters == notebooks, "every chapter notebook is in the table of contents, in order"
