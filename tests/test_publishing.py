@@ -1,8 +1,13 @@
 """Tests of the publishing setup: Binder's requirements, the CI workflow and the book config."""
+import importlib
+import json
 import pathlib
 import re
+import sys
 
 import yaml
+from pybtex.database import Entry, Person
+from sphinx.builders.html._assets import _JavaScript
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -72,3 +77,45 @@ def test_the_book_config_points_launch_buttons_and_thebe_at_the_notebooks():
     chapters = [c["file"] for part in toc["parts"] for c in part["chapters"]]
     notebooks = sorted(f"book/{p.stem}" for p in (ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
     assert chapters == notebooks, "every chapter notebook is in the table of contents, in order"
+
+
+def _extension(name):
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
+
+
+def test_bibliography_labels_read_like_the_citations():
+    labels = _extension("authoryear_labels")
+    entries = [Entry("article", fields={"year": year}, persons={"author": [
+        Person(name) for name in names]}) for names, year in (
+        (["Lowe, David G."], "2004"),
+        (["Fischler, Martin A.", "Bolles, Robert C."], "1981"),
+        (["Hestness, Joel", "Narang, Sharan", "Ardalani, Newsha"], "2017"),
+        (["Lowe, David G."], "2004"))]
+    assert list(labels.AuthorYearLabels().format_labels(entries)) == [
+        "Lowe, 2004a", "Fischler and Bolles, 1981", "Hestness et al., 2017", "Lowe, 2004b"]
+
+
+def test_each_page_script_is_kept_once():
+    dedupe = _extension("dedupe_scripts")
+    config = _JavaScript(None, body="const THEBE_JS_URL = 1")
+    twin = _JavaScript("", body=config.attributes["body"])  # the same inline script again
+    context = {"script_files": [_JavaScript("a.js"), config, twin, _JavaScript("a.js"),
+                                _JavaScript("b.js", defer="defer")]}
+    dedupe._keep_first(None, "page", "page.html", context, None)
+    assert context["script_files"] == [_JavaScript("a.js"), config,
+                                       _JavaScript("b.js", defer="defer")]
+
+
+def test_every_notebook_is_stored_executed_in_order_without_errors():
+    # The build only renders stored outputs (execution is off), so a stored error or an
+    # unexecuted cell would reach the site unnoticed: this is the check that fails instead.
+    for path in sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb")):
+        cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+        counts = [c["execution_count"] for c in cells]
+        assert counts == list(range(1, len(cells) + 1)), f"{path.name}: run it top to bottom"
+        errors = [o for c in cells for o in c["outputs"] if o["output_type"] == "error"]
+        assert errors == [], f"{path.name} stores an error output"
