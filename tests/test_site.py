@@ -28,7 +28,8 @@ BROWSER = next(filter(None, map(shutil.which, ("chromium", "chromium-browser",
 
 # The widget views stored in a page, and how many of them drew something.
 WIDGETS_DRAWN = """() => {
-  const views = document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]');
+  const views = document.querySelectorAll(
+    'script[type="application/vnd.jupyter.widget-view+json"]');
   const drawn = Array.from(views).filter(view => {
     const area = view.parentElement.querySelector('.jupyter-widgets');
     return area !== null && area.getBoundingClientRect().height > 0;
