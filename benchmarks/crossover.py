@@ -4,8 +4,9 @@
 
 Executes ``book/04_crossover.ipynb`` in a fresh kernel twice: first with an empty model cache
 (cold: the whole sweep trains), then with the cache that run filled (warm). After the warm run,
-the same kernel times a change of the live explorer's data-size slider (redraw included) at
-every size and one press of its "train at this N now" button at the largest size. Prints the
+the same kernel times changes of the live explorer's data-size slider (to every size, twice)
+and one press of its "train at this N now" button at the largest size (training, scoring and
+the redraw). Prints the
 wall times and the peak resident memory of the kernel and of its training workers.
 """
 import os
@@ -23,16 +24,15 @@ PROBE = '''
 import resource
 import time as _time
 
-_slider = ipywidgets.SelectionSlider(options=[int(n) for n in sizes], value=int(sizes[0]))
-_metric = ipywidgets.ToggleButtons(options=list(experiments.METRICS))
-_box = widgets.live(draw_live, training_scenes=_slider, metric=_metric)
+_slider, _button = live_explorer.children[0], live_explorer.children[2]
 _changes = []
-for _n in sizes[1:]:
+for _n in [*sizes[::-1], *sizes]:
     _start = _time.perf_counter()
     _slider.value = int(_n)
     _changes.append(_time.perf_counter() - _start)
+_slider.value = int(sizes[-1])
 _start = _time.perf_counter()
-train_now(int(sizes[-1]), "delta1")
+_button.click()
 _retrain = _time.perf_counter() - _start
 print("BENCHMARK", max(_changes), sum(_changes) / len(_changes), _retrain,
       resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -64,7 +64,7 @@ def main():
         cold, _ = execute(cache)
         print(f"chapter, cold cache: {cold:.0f} s")
         warm, (worst, mean, retrain, kernel_mb, workers_mb) = execute(cache, probe=True)
-    print(f"chapter, warm cache: {warm - retrain:.0f} s (without the probe's retrain)")
+    print(f"chapter, warm cache: {warm - retrain:.0f} s (the probe's {retrain:.0f} s retrain excluded)")
     print(f"live explorer, slider change: {1e3 * mean:.0f} ms mean, {1e3 * worst:.0f} ms worst")
     print(f"live retrain at the largest size (train, score, draw): {retrain:.1f} s")
     print(f"peak RSS: kernel {kernel_mb:.0f} MB, largest training worker {workers_mb:.0f} MB")

@@ -54,6 +54,28 @@ def test_live_button_runs_its_action_with_the_current_values_then_redraws():
     assert done == [3] and calls == [3, 3]
 
 
+def test_live_answers_from_its_cache_and_fills_it():
+    calls = []
+
+    def counting(a):
+        calls.append(a)
+        return draw(a)
+
+    ready = widgets.precomputed(draw, a=[1, 2])
+    assert set(ready.figures) == {(1,), (2,)}
+    cache = dict(ready.figures)
+    control = ipywidgets.IntSlider(value=1, max=5)
+    box = widgets.live(counting, cache=cache, a=control)
+    image = box.children[-1]
+    assert isinstance(image, ipywidgets.Image) and image.value == ready.figures[(1,)]
+    control.value = 2
+    assert calls == [] and image.value == ready.figures[(2,)]
+    control.value = 3  # not in the cache: drawn once, then kept
+    control.value = 1
+    control.value = 3
+    assert calls == [3] and set(cache) == {(1,), (2,), (3,)}
+
+
 def test_bad_controls_are_refused():
     with pytest.raises(ValueError, match="one or two"):
         widgets.precomputed(draw, a=[1, 2], b=[1, 2], c=[1, 2])
@@ -63,5 +85,7 @@ def test_bad_controls_are_refused():
         widgets.precomputed("draw", a=[1, 2])
     with pytest.raises(TypeError, match="value widget"):
         widgets.live(draw, a=[1, 2])
+    with pytest.raises(TypeError, match="cache"):
+        widgets.live(draw, cache=[1], a=ipywidgets.IntSlider())
     with pytest.raises(TypeError, match="actions"):
         widgets.live(draw, actions={"go": "not callable"}, a=ipywidgets.IntSlider())

@@ -6,14 +6,14 @@ browser (`ipywidgets.jslink`). The stored widget state is enough: on the static 
 a slider switches figures with no kernel at all.
 
 `live` calls the drawing function again on every change of its controls, so it covers any
-value, but only with a running kernel (Binder, Jupyter).
+value, but only with a running kernel (Binder, Jupyter). Given the figures of a `precomputed`
+explorer as its cache, it answers at once for the values those cover.
 """
 from __future__ import annotations
 
 import itertools
 
 import ipywidgets
-import matplotlib.pyplot as plt
 
 from .plotting import figure_bytes
 
@@ -42,8 +42,9 @@ def precomputed(draw, progress=None, dpi=100, **controls) -> ipywidgets.VBox:
     Returns
     -------
     ipywidgets.VBox
-        The sliders, one per row, above the stacked figures; its ``links`` attribute lists
-        the slider-to-stack links.
+        The sliders, one per row, above the stacked figures. Its ``links`` attribute lists
+        the slider-to-stack links, and ``figures`` maps each tuple of control values to its
+        image bytes (a ready-made ``cache`` for `live`).
     """
     if not callable(draw):
         raise TypeError("draw must be callable")
@@ -54,9 +55,9 @@ def precomputed(draw, progress=None, dpi=100, **controls) -> ipywidgets.VBox:
         if not isinstance(values, (list, tuple)) or len(values) < 2:
             raise ValueError(f"control {name!r} needs a list of at least two values")
     combos = list(itertools.product(*controls.values()))
-    images = [ipywidgets.Image(value=figure_bytes(draw(**dict(zip(names, combo))), "jpeg", dpi),
-                              format="jpeg")
-              for combo in (progress(combos) if progress else combos)]
+    figures = {combo: figure_bytes(draw(**dict(zip(names, combo))), "jpeg", dpi)
+               for combo in (progress(combos) if progress else combos)}
+    images = [ipywidgets.Image(value=figures[combo], format="jpeg") for combo in combos]
     sliders = [ipywidgets.SelectionSlider(options=[(_label(v), v) for v in values],
                                           description=name.replace("_", " "),
                                           continuous_update=True,
@@ -75,10 +76,11 @@ def precomputed(draw, progress=None, dpi=100, **controls) -> ipywidgets.VBox:
                   for child in inner]
     box = ipywidgets.VBox([*sliders, stack])
     box.links = links
+    box.figures = figures
     return box
 
 
-def live(draw, actions=None, **controls) -> ipywidgets.VBox:
+def live(draw, actions=None, cache=None, dpi=100, **controls) -> ipywidgets.VBox:
     """A figure explorer that redraws on every change (needs a running kernel).
 
     Parameters
@@ -88,13 +90,20 @@ def live(draw, actions=None, **controls) -> ipywidgets.VBox:
     actions : dict, optional
         Button label to a callable ``action(**values)``; a click runs it (its printed output
         and progress bars appear above the figure), then redraws.
+    cache : dict, optional
+        Figures already drawn, as image bytes by the tuple of control values (in the order of
+        ``controls``), for instance a `precomputed` explorer's ``figures``: a change to
+        values found there answers at once instead of drawing. Every figure drawn is added
+        to it; an action that changes what ``draw`` returns removes the entries it affects.
+    dpi : float
+        Resolution of the figures drawn.
     **controls : ipywidgets.ValueWidget
         The controls, by the name of the argument of ``draw`` they set.
 
     Returns
     -------
     ipywidgets.VBox
-        The controls and buttons above an output area that shows the current figure.
+        The controls and buttons above the current figure.
     """
     if not callable(draw):
         raise TypeError("draw must be callable")
@@ -104,17 +113,23 @@ def live(draw, actions=None, **controls) -> ipywidgets.VBox:
     actions = {} if actions is None else actions
     if not isinstance(actions, dict) or not all(callable(a) for a in actions.values()):
         raise TypeError("actions must be a dict of button labels to callables")
-    output, log = ipywidgets.Output(), ipywidgets.Output()
+    if cache is not None and not isinstance(cache, dict):
+        raise TypeError(f"cache must be a dict, got {type(cache).__name__}")
+    image, log = ipywidgets.Image(format="jpeg"), ipywidgets.Output()
 
     def values():
         return {name: control.value for name, control in controls.items()}
 
     def redraw(_=None):
-        fig = draw(**values())
-        # Set the output's content from the kernel side: no front end has to capture it.
-        output.outputs = ()
-        output.append_display_data(fig)
-        plt.close(fig)
+        current = values()
+        key = tuple(current.values())
+        if cache is not None and key in cache:
+            image.value = cache[key]
+            return
+        figure = figure_bytes(draw(**current), "jpeg", dpi)
+        if cache is not None:
+            cache[key] = figure
+        image.value = figure
 
     def button(label, action):
         def clicked(_):
@@ -131,4 +146,4 @@ def live(draw, actions=None, **controls) -> ipywidgets.VBox:
         control.observe(redraw, names="value")
     redraw()
     buttons = [button(label, action) for label, action in actions.items()]
-    return ipywidgets.VBox([*controls.values(), *buttons, log, output])
+    return ipywidgets.VBox([*controls.values(), *buttons, log, image])
