@@ -6,8 +6,8 @@ Executes ``book/04_crossover.ipynb`` in a fresh kernel twice: first with an empt
 (cold: the whole sweep trains), then with the cache that run filled (warm). After the warm run,
 the same kernel times changes of the live explorer's data-size slider (to every size, twice)
 and one press of its "train at this N now" button at the largest size (training, scoring and
-the redraw). Prints the
-wall times and the peak resident memory of the kernel and of its training workers.
+the redraw). Prints the wall times and the peak resident memory of the kernel (both runs) and
+of its training workers (cold run).
 """
 import os
 import pathlib
@@ -40,34 +40,38 @@ print("BENCHMARK", max(_changes), sum(_changes) / len(_changes), _retrain,
 '''
 
 
+MEMORY = '''
+import resource
+print("BENCHMARK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+      resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+'''
+
+
 def execute(cache, probe=False):
     """Runs the chapter in a fresh kernel with ``cache`` as the model cache; returns the wall
-    time and the probe's printed numbers."""
+    time and the numbers printed by the cell appended to it (the probe, or peak memory)."""
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    if probe:
-        notebook.cells.append(nbformat.v4.new_code_cell(PROBE))
+    notebook.cells.append(nbformat.v4.new_code_cell(PROBE if probe else MEMORY))
     os.environ["DEPTHLAB_CACHE"] = str(cache)  # the kernel inherits this environment
     client = NotebookClient(notebook, timeout=3600, kernel_name="python3",
                             resources={"metadata": {"path": str(NOTEBOOK.parent)}})
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
-    numbers = None
-    if probe:
-        text = "".join(o.get("text", "") for o in notebook.cells[-1].outputs)
-        numbers = [float(x) for x in text.split("BENCHMARK")[1].split()]
-    return seconds, numbers
+    text = "".join(o.get("text", "") for o in notebook.cells[-1].outputs)
+    return seconds, [float(x) for x in text.split("BENCHMARK")[1].split()]
 
 
 def main():
     with tempfile.TemporaryDirectory() as cache:
-        cold, _ = execute(cache)
+        cold, (cold_kernel_mb, workers_mb) = execute(cache)
         print(f"chapter, cold cache: {cold:.0f} s")
-        warm, (worst, mean, retrain, kernel_mb, workers_mb) = execute(cache, probe=True)
+        warm, (worst, mean, retrain, kernel_mb, _) = execute(cache, probe=True)
     print(f"chapter, warm cache: {warm - retrain:.0f} s (the probe's {retrain:.0f} s retrain excluded)")
     print(f"live explorer, slider change: {1e3 * mean:.0f} ms mean, {1e3 * worst:.0f} ms worst")
     print(f"live retrain at the largest size (train, score, draw): {retrain:.1f} s")
-    print(f"peak RSS: kernel {kernel_mb:.0f} MB, largest training worker {workers_mb:.0f} MB")
+    print(f"peak RSS: kernel {cold_kernel_mb:.0f} MB cold, {kernel_mb:.0f} MB warm with the "
+          f"retrain; largest training worker {workers_mb:.0f} MB")
 
 
 if __name__ == "__main__":

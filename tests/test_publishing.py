@@ -94,9 +94,12 @@ def test_bibliography_labels_read_like_the_citations():
         (["Lowe, David G."], "2004"),
         (["Fischler, Martin A.", "Bolles, Robert C."], "1981"),
         (["Hestness, Joel", "Narang, Sharan", "Ardalani, Newsha"], "2017"),
-        (["Lowe, David G."], "2004"))]
+        (["Lowe, David G."], "2004"),
+        (["Hirschm{\\\"u}ller, Heiko"], "2008"),
+        (["van der Walt, Stéfan", "Schönberger, Johannes L."], "2014"))]
     assert list(labels.AuthorYearLabels().format_labels(entries)) == [
-        "Lowe, 2004a", "Fischler and Bolles, 1981", "Hestness et al., 2017", "Lowe, 2004b"]
+        "Lowe, 2004a", "Fischler and Bolles, 1981", "Hestness et al., 2017", "Lowe, 2004b",
+        "Hirschmüller, 2008", "van der Walt and Schönberger, 2014"]
 
 
 def test_each_page_script_is_kept_once():

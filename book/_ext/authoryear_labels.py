@@ -6,17 +6,25 @@ registers the pybtex style ``authoryear``: the labels of `unsrt` entries become 
 "Fischler and Bolles, 1981" or "Hestness et al., 2017", with a, b, ... when two entries would
 share one. Select it with ``bibtex_default_style = "authoryear"``.
 """
+import codecs
 import collections
 import string
+
+import latexcodec  # noqa: F401  (registers the "ulatex" codec)
 
 from pybtex.plugin import register_plugin
 from pybtex.style.formatting.unsrt import Style as UnsrtStyle
 from pybtex.style.labels import BaseLabelStyle
 
 
+def _surname(person):
+    """"van der Walt", "Hirschmüller": the name particles kept, LaTeX accents decoded."""
+    return codecs.decode(" ".join(person.prelast_names + person.last_names), "ulatex")
+
+
 def _label(entry):
     people = entry.persons.get("author") or entry.persons.get("editor") or []
-    names = [" ".join(p.last_names) for p in people] or [entry.fields.get("title", "Anon.")]
+    names = [_surname(p) for p in people] or [entry.fields.get("title", "Anon.")]
     if len(names) == 1:
         who = names[0]
     elif len(names) == 2:
