@@ -142,3 +142,12 @@ def test_the_crossover_command_prints_the_sweep_as_json(monkeypatch, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["crossover_n"]["absrel"]["interval"][0] <= out["crossover_n"]["absrel"]["median"]
     assert set(out) >= {"sizes", "seeds", "learned", "classical", "constant", "crossover_n"}
+
+
+def test_a_binder_sized_machine_trains_in_one_process(monkeypatch):
+    assert experiments.workers() in (1, 2)
+    monkeypatch.setenv("CPU_LIMIT", "1.0")
+    assert experiments.workers() == 1
+    monkeypatch.delenv("CPU_LIMIT")
+    monkeypatch.setenv("MEM_LIMIT", str(2 * 2**30))
+    assert experiments.workers() == 1

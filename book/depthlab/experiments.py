@@ -34,7 +34,7 @@ from . import _checks, classical, learned, metrics, world
 
 __all__ = ["CACHE", "CACHE_FORMAT", "METRICS", "SIZES", "SWEEP_CONFIG", "ClassicalEvaluation",
            "PowerLaw", "Sweep", "as_error", "code_version", "evaluate_classical",
-           "fit_power_law", "main", "sweep", "test_scenes", "trained_model"]
+           "fit_power_law", "main", "sweep", "test_scenes", "trained_model", "workers"]
 
 #: Where trained models and sweep results are cached.
 CACHE = pathlib.Path(os.environ.get("DEPTHLAB_CACHE",
@@ -305,13 +305,41 @@ def _train_one(n_scenes, seed, world_config, config):
     trained_model(n_scenes, seed, world_config, config, progress=False)
 
 
+def _limit(paths, scale=1.0):
+    """The first limit found in cgroup files (v2 "quota period" or "max", or v1 numbers)."""
+    for path in paths:
+        try:
+            fields = pathlib.Path(path).read_text().split()
+        except OSError:
+            continue
+        if fields and fields[0] not in ("max", "-1"):
+            value = float(fields[0]) / (float(fields[1]) if len(fields) > 1 else scale)
+            return value
+    return float("inf")
+
+
+def workers() -> int:
+    """Training processes a sweep uses: 2 where two cores and 6 GB of memory are free to it,
+    else 1, in the notebook's own process. Each worker holds up to about 1.2 GB; Binder gives
+    1 CPU and 2 GB, which the CPU_LIMIT and MEM_LIMIT variables and the cgroup files tell."""
+    cpus = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+               else os.cpu_count() or 1,
+               float(os.environ.get("CPU_LIMIT") or "inf"),
+               _limit(["/sys/fs/cgroup/cpu.max"]),
+               _limit(["/sys/fs/cgroup/cpu/cpu.cfs_quota_us"],
+                      _limit(["/sys/fs/cgroup/cpu/cpu.cfs_period_us"], 1.0)))
+    memory = min(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+                 float(os.environ.get("MEM_LIMIT") or "inf"),
+                 _limit(["/sys/fs/cgroup/memory.max",
+                         "/sys/fs/cgroup/memory/memory.limit_in_bytes"]))
+    return 2 if cpus >= 2 and memory >= 6 * 2**30 else 1
+
+
 def _train_all(runs, world_config, config, progress):
-    """Trains the (size, seed) runs of a sweep into the cache, on as many worker processes as
-    there are cores (at most 2), or in this process on a single core."""
-    workers = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                  else os.cpu_count() or 1)
+    """Trains the (size, seed) runs of a sweep into the cache, on `workers` processes."""
+    workers_ = workers()
     bar = tqdm(total=len(runs), desc="training-set sizes x seeds", disable=not progress)
-    if workers == 1:
+    if workers_ == 1:
         for n, seed in runs:
             _train_one(n, seed, world_config, config)
             bar.update()
@@ -319,7 +347,7 @@ def _train_all(runs, world_config, config, progress):
         # "spawn" starts clean interpreters: forking a process that already runs torch's
         # thread pool can deadlock.
         with concurrent.futures.ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                workers_, mp_context=multiprocessing.get_context("spawn")) as pool:
             jobs = [pool.submit(_train_one, n, seed, world_config, config)
                     for n, seed in runs]
             for job in concurrent.futures.as_completed(jobs):
@@ -333,7 +361,7 @@ def sweep(sizes=SIZES, seeds=(0, 1, 2), world_config: world.WorldConfig = world.
           progress: bool = True) -> Sweep:
     """Trains the learned model at every size and seed and scores everything on the same
     ``n_test`` held-out scenes of ``world_config``; cached on disk (see the module notes).
-    Training runs on up to two worker processes.
+    Training runs on `workers` processes.
 
     Parameters
     ----------
