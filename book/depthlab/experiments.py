@@ -305,16 +305,16 @@ def _train_one(n_scenes, seed, world_config, config):
     trained_model(n_scenes, seed, world_config, config, progress=False)
 
 
-def _limit(paths, scale=1.0):
-    """The first limit found in cgroup files (v2 "quota period" or "max", or v1 numbers)."""
+def _limit(paths):
+    """The first limit found in cgroup files: a number, or (cgroup v2) "quota period" as their
+    ratio; "max" or -1 mean none (inf)."""
     for path in paths:
         try:
             fields = pathlib.Path(path).read_text().split()
         except OSError:
             continue
         if fields and fields[0] not in ("max", "-1"):
-            value = float(fields[0]) / (float(fields[1]) if len(fields) > 1 else scale)
-            return value
+            return float(fields[0]) / (float(fields[1]) if len(fields) > 1 else 1.0)
     return float("inf")
 
 
@@ -322,12 +322,14 @@ def workers() -> int:
     """Training processes a sweep uses: 2 where two cores and 6 GB of memory are free to it,
     else 1, in the notebook's own process. Each worker holds up to about 1.2 GB; Binder gives
     1 CPU and 2 GB, which the CPU_LIMIT and MEM_LIMIT variables and the cgroup files tell."""
+    # cgroup v1 keeps the CPU quota and its period in two files: without both, no limit.
+    quota = _limit(["/sys/fs/cgroup/cpu/cpu.cfs_quota_us"])
+    period = _limit(["/sys/fs/cgroup/cpu/cpu.cfs_period_us"])
     cpus = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                else os.cpu_count() or 1,
                float(os.environ.get("CPU_LIMIT") or "inf"),
                _limit(["/sys/fs/cgroup/cpu.max"]),
-               _limit(["/sys/fs/cgroup/cpu/cpu.cfs_quota_us"],
-                      _limit(["/sys/fs/cgroup/cpu/cpu.cfs_period_us"], 1.0)))
+               quota / period if np.isfinite(quota) and np.isfinite(period) else float("inf"))
     memory = min(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
                  float(os.environ.get("MEM_LIMIT") or "inf"),
                  _limit(["/sys/fs/cgroup/memory.max",
