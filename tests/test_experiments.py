@@ -151,3 +151,80 @@ def test_a_binder_sized_machine_trains_in_one_process(monkeypatch):
     monkeypatch.delenv("CPU_LIMIT")
     monkeypatch.setenv("MEM_LIMIT", str(2 * 2**30))
     assert experiments.workers() == 1
+
+
+def test_the_data_study_fills_training_sets_and_is_cached(tmp_path, monkeypatch):
+    monkeypatch.setattr(experiments, "CACHE", tmp_path)
+    tiny = learned.TrainConfig(steps=3, batch=2, crop=(16, 16), threads=1)
+    trained_here, train = [], learned.train
+
+    def counted(*args, **kwargs):
+        trained_here.append(args)
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(learned, "train", counted)
+    study = experiments.data_study(seeds=(0, 1), nominal=8, unique=(2, 4), label_noise=(0.5,),
+                                   sizes=(2, 4, 8, 16), n_test=3, config=tiny, progress=False)
+    assert study.nominal == 8 and list(study.copies) == [4.0, 2.0]
+    assert study.flipped["absrel"].shape == (2,)
+    for fill in experiments.FILLS:
+        assert study.filled[fill]["absrel"].shape == (2, 2)
+    assert study.noisy["delta1"].shape == (1, 2)
+    assert np.array_equal(study.alone("absrel"), study.sweep.learned["absrel"][:2])
+    assert np.array_equal(study.full("delta1"), study.sweep.learned["delta1"][2])
+    # 2 fills x 2 unique counts + the flipped set + 1 label-noise rate, x 2 seeds, beside the
+    # sweep's 4 x 2, each trained once: here, or in workers that use the same cache folder
+    assert len(list(tmp_path.glob("model-*.pt"))) == 6 * 2 + 4 * 2
+    assert len(trained_here) == (20 if experiments.workers() == 1 else 0)
+    out = study.to_json()
+    assert set(out["variants"]) == {"unique_nominal", "unique_alone", "copies", "augmented"}
+    assert np.shape(out["variants"]["copies"]["delta1"]) == (2, 2)
+
+    monkeypatch.setattr(learned, "train", lambda *a, **k: pytest.fail("cached: no training"))
+    again = experiments.data_study(seeds=(0, 1), nominal=8, unique=(2, 4), label_noise=(0.5,),
+                                   sizes=(2, 4, 8, 16), n_test=3, config=tiny, progress=False)
+    assert np.array_equal(again.filled["copies"]["absrel"], study.filled["copies"]["absrel"])
+
+
+def test_the_data_study_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="unique"):
+        experiments.data_study(unique=(100,))
+    with pytest.raises(ValueError, match="unique"):
+        experiments.data_study(unique=(experiments.DATA_NOMINAL,))
+    with pytest.raises(ValueError, match="nominal"):
+        experiments.data_study(nominal=1000)
+    with pytest.raises(ValueError, match="label_noise"):
+        experiments.data_study(label_noise=(0.0,))
+    with pytest.raises(ValueError, match="label_noise"):
+        experiments.data_study(label_noise=(1.5,))
+
+
+def test_the_duplicates_command_prints_the_study_as_json(monkeypatch, capsys):
+    sweep = _sweep([[0.6, 0.6], [0.75, 0.8], [0.8, 0.9]], [[0.3, 0.3], [0.15, 0.1], [0.1, 0.1]])
+    study = experiments.DataStudy(
+        sweep, 256, (16,),
+        {f: {"absrel": np.array([[0.3, 0.31]]), "delta1": np.array([[0.6, 0.6]])}
+         for f in experiments.FILLS},
+        {"absrel": np.array([0.09, 0.09]), "delta1": np.array([0.85, 0.9])},
+        (0.5,), {"absrel": np.array([[0.2, 0.2]]), "delta1": np.array([[0.7, 0.7]])})
+    monkeypatch.setattr(experiments, "data_study", lambda **kwargs: study)
+    assert experiments.main(["duplicates", "--json", "--seeds", "2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["nominal"] == 256 and out["k"] == [16.0] and out["unique"] == [16]
+    assert out["variants"]["unique_alone"]["absrel"] == [[0.3, 0.3]]
+    assert out["variants"]["unique_nominal"]["delta1"] == [[0.8, 0.9]]
+    assert out["nominal_flipped"]["delta1"] == [0.85, 0.9]
+    assert out["label_noise"] == {"rates": [0.5], "absrel": [[0.2, 0.2]],
+                                  "delta1": [[0.7, 0.7]]}
+
+
+def test_the_cost_model_prices_labelled_scenes():
+    prices = experiments.CostModel(collect=1.0, label=3.0, engineering=100.0)
+    assert prices.per_scene == 4.0
+    assert prices.learned_cost(25) == 100.0 and prices.scenes(100.0) == 25.0
+    with pytest.raises(ValueError, match="label"):
+        experiments.CostModel(label=-1.0)
+    with pytest.raises(ValueError, match="not free"):
+        experiments.CostModel(collect=0.0, label=0.0)
+    with pytest.raises(TypeError, match="engineering"):
+        experiments.CostModel(engineering="a lot")

@@ -72,6 +72,7 @@ def test_save_and_load_round_trip(model, tmp_path):
     loaded = learned.load(path)
     assert loaded.train_config == model.train_config and loaded.n_scenes == 8
     assert loaded.world_config == model.world_config
+    assert loaded.data_config == model.data_config == learned.DataConfig()
     scene = world.render_scene(world.HELD_OUT_SEED, 1)
     assert np.array_equal(learned.predict(model, scene.frame0, scene.frame1),
                           learned.predict(loaded, scene.frame0, scene.frame1))
@@ -129,3 +130,41 @@ def test_bad_training_arguments_are_refused():
         learned.train(2, {"steps": 1}, progress=False)
     with pytest.raises(ValueError, match="radius"):
         learned.ModelConfig(radius=0)
+
+
+def test_copies_repeat_the_unique_scenes_in_order():
+    data = learned.SceneDataset(10, data=learned.DataConfig(unique=4))
+    assert len(data) == 10 and len(data.frames) == 4
+    for i in range(10):
+        assert torch.equal(data[i][0], data.frames[i % 4])
+        assert torch.equal(data[i][1], data.disparity[i % 4])
+
+
+def test_augmented_repeats_flip_frames_and_label_together():
+    data = learned.SceneDataset(12, data=learned.DataConfig(unique=2, augment=True))
+    frames, disparity = data[0]
+    for repeat, axes in ((1, [2]), (2, [1]), (3, [1, 2])):
+        flipped, label = data[2 * repeat]
+        assert torch.equal(flipped, frames.flip(axes)) and torch.equal(label, disparity.flip(axes))
+    noisy, label = data[8]  # the fifth repeat: no flip, fresh sensor noise
+    assert torch.equal(label, disparity) and not torch.equal(noisy, frames)
+    assert 0.5 * data.noise < float((noisy - frames).std()) < 2 * data.noise
+    assert torch.equal(noisy, data[8][0])  # the same noise each time the item is drawn
+
+
+def test_label_noise_gives_a_share_of_items_another_scenes_label():
+    data = learned.SceneDataset(40, data=learned.DataConfig(label_noise=0.25))
+    wrong = [i for i in range(40) if not torch.equal(data[i][1], data.disparity[i])]
+    assert len(wrong) == 10
+    assert all(torch.equal(data[i][0], data.frames[i]) for i in wrong)  # frames are right
+
+
+def test_bad_data_configurations_are_refused():
+    with pytest.raises(ValueError, match="unique"):
+        learned.SceneDataset(4, data=learned.DataConfig(unique=5))
+    with pytest.raises(ValueError, match="label_noise"):
+        learned.DataConfig(label_noise=1.2)
+    with pytest.raises(TypeError, match="augment"):
+        learned.DataConfig(augment="yes")
+    with pytest.raises(TypeError, match="data"):
+        learned.train(4, data={"unique": 2})

@@ -4,6 +4,7 @@ Command line (run from ``book/``, or with ``book`` on ``PYTHONPATH``)::
 
     python -m depthlab.experiments classical --scenes 200 --json
     python -m depthlab.experiments crossover --json
+    python -m depthlab.experiments duplicates --json
 
 Trained models and sweep results are cached on disk in ``.cache/depthlab`` at the top of the
 repository (or in ``$DEPTHLAB_CACHE``), under a key made of every configuration and a hash of
@@ -32,8 +33,9 @@ from tqdm.auto import tqdm
 
 from . import _checks, classical, learned, metrics, world
 
-__all__ = ["CACHE", "CACHE_FORMAT", "METRICS", "SIZES", "SWEEP_CONFIG", "ClassicalEvaluation",
-           "PowerLaw", "Sweep", "as_error", "code_version", "evaluate_classical",
+__all__ = ["CACHE", "CACHE_FORMAT", "DATA_NOMINAL", "DATA_UNIQUE", "FILLS", "LABEL_NOISE",
+           "METRICS", "SIZES", "SWEEP_CONFIG", "ClassicalEvaluation", "CostModel", "DataStudy",
+           "PowerLaw", "Sweep", "as_error", "code_version", "data_study", "evaluate_classical",
            "fit_power_law", "main", "sweep", "test_scenes", "trained_model", "workers"]
 
 #: Where trained models and sweep results are cached.
@@ -154,16 +156,22 @@ def _write_atomic(path: pathlib.Path, write) -> None:
 def trained_model(n_scenes: int, seed: int = 0,
                   world_config: world.WorldConfig = world.WorldConfig(),
                   config: learned.TrainConfig = learned.TrainConfig(),
-                  progress: bool = True) -> learned.DepthModel:
-    """`learned.train` on ``n_scenes`` scenes with ``seed``, through the disk cache."""
+                  progress: bool = True,
+                  data: learned.DataConfig = learned.DataConfig()) -> learned.DepthModel:
+    """`learned.train` on ``n_scenes`` items (made as ``data`` says) with ``seed``, through
+    the disk cache."""
     if not isinstance(config, learned.TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if not isinstance(data, learned.DataConfig):
+        raise TypeError(f"data must be a DataConfig, got {type(data).__name__}")
     config = dataclasses.replace(config, seed=_checks.integer("seed", seed, 0, 2**32 - 1))
     n_scenes = _checks.integer("n_scenes", n_scenes, 1, 10**6)
-    path = CACHE / f"model-{_key(n_scenes, config, learned.ModelConfig(), world_config)}.pt"
+    path = CACHE / (f"model-{_key(n_scenes, config, learned.ModelConfig(), world_config, data)}"
+                    ".pt")
     if path.is_file():
         return learned.load(path)
-    model = learned.train(n_scenes, config, world_config=world_config, progress=progress)
+    model = learned.train(n_scenes, config, world_config=world_config, progress=progress,
+                          data=data)
     _write_atomic(path, lambda target: learned.save(model, target))
     return model
 
@@ -299,10 +307,16 @@ def _score(depths, scenes) -> dict:
     return {m: float(getattr(scores, m)) for m in METRICS}
 
 
-def _train_one(n_scenes, seed, world_config, config):
-    """Worker: trains (or finds in the cache) one model of a sweep."""
+def _use_cache(path):
+    """Worker initialiser: a spawned worker caches where its parent does."""
+    global CACHE
+    CACHE = pathlib.Path(path)
+
+
+def _train_one(n_scenes, seed, world_config, config, data):
+    """Worker: trains (or finds in the cache) one model of a study."""
     torch.set_num_threads(config.threads)
-    trained_model(n_scenes, seed, world_config, config, progress=False)
+    trained_model(n_scenes, seed, world_config, config, progress=False, data=data)
 
 
 def _limit(paths):
@@ -337,21 +351,22 @@ def workers() -> int:
     return 2 if cpus >= 2 and memory >= 6 * 2**30 else 1
 
 
-def _train_all(runs, world_config, config, progress):
-    """Trains the (size, seed) runs of a sweep into the cache, on `workers` processes."""
+def _train_all(runs, world_config, config, progress, desc="training-set sizes x seeds"):
+    """Trains the (size, seed, data) runs of a study into the cache, on `workers` processes."""
     workers_ = workers()
-    bar = tqdm(total=len(runs), desc="training-set sizes x seeds", disable=not progress)
+    bar = tqdm(total=len(runs), desc=desc, disable=not progress)
     if workers_ == 1:
-        for n, seed in runs:
-            _train_one(n, seed, world_config, config)
+        for n, seed, data in runs:
+            _train_one(n, seed, world_config, config, data)
             bar.update()
     else:
         # "spawn" starts clean interpreters: forking a process that already runs torch's
         # thread pool can deadlock.
         with concurrent.futures.ProcessPoolExecutor(
-                workers_, mp_context=multiprocessing.get_context("spawn")) as pool:
-            jobs = [pool.submit(_train_one, n, seed, world_config, config)
-                    for n, seed in runs]
+                workers_, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_use_cache, initargs=(str(CACHE),)) as pool:
+            jobs = [pool.submit(_train_one, n, seed, world_config, config, data)
+                    for n, seed, data in runs]
             for job in concurrent.futures.as_completed(jobs):
                 job.result()
                 bar.update()
@@ -401,7 +416,7 @@ def sweep(sizes=SIZES, seeds=(0, 1, 2), world_config: world.WorldConfig = world.
                                                                 scenes.frame1[i])
                                         for i in range(n_test)], scenes),
                "constant": _score(np.ones_like(scenes.depth), scenes)}
-    runs = [(n, seed) for n in sizes for seed in seeds]
+    runs = [(n, seed, learned.DataConfig()) for n in sizes for seed in seeds]
     _train_all(runs, world_config, config, progress)
     scores = {m: np.zeros((len(sizes), len(seeds))) for m in METRICS}
     for i, n in enumerate(sizes):
@@ -415,8 +430,194 @@ def sweep(sizes=SIZES, seeds=(0, 1, 2), world_config: world.WorldConfig = world.
     return Sweep(sizes, seeds, scores, methods, world_config, n_test, config)
 
 
+#: The data study's nominal training-set size, a size of the sweep.
+DATA_NOMINAL = SIZES[5]
+
+#: The data study's unique-scene counts: smaller sizes of the sweep, so that the model trained
+#: on those scenes alone is a model of the sweep. Each is filled up to `DATA_NOMINAL` items.
+DATA_UNIQUE = (SIZES[4], SIZES[3], SIZES[1])
+
+#: The data study's shares of wrong labels, in training sets of `DATA_NOMINAL` scenes.
+LABEL_NOISE = (0.2, 0.5)
+
+#: How the data study fills a training set from fewer unique scenes.
+FILLS = {"copies": learned.DataConfig, "augmented": functools.partial(learned.DataConfig,
+                                                                        augment=True)}
+
+
+@dataclasses.dataclass(frozen=True)
+class DataStudy:
+    """Training sets of one nominal size, made of fewer unique scenes or with wrong labels.
+
+    Attributes
+    ----------
+    sweep : Sweep
+        The learned model on unique scenes at every size, and the fixed methods.
+    nominal : int
+        Items in every filled or noisy training set (a size of the sweep).
+    unique : tuple of int
+        Unique scenes in the filled training sets.
+    filled : dict
+        Fill ("copies", "augmented") to metric to a (unique, seeds) array of test scores.
+    flipped : dict
+        Metric to (seeds,) test scores of the `nominal` unique scenes, each in its four
+        flips (``4 * nominal`` items): augmentation on top of all the data.
+    label_noise : tuple of float
+        Shares of wrong labels in training sets of `nominal` unique scenes.
+    noisy : dict
+        Metric to a (label_noise, seeds) array of test scores.
+    """
+
+    sweep: Sweep
+    nominal: int
+    unique: tuple
+    filled: dict
+    flipped: dict
+    label_noise: tuple
+    noisy: dict
+
+    @property
+    def copies(self) -> np.ndarray:
+        """How many times, on average, each unique scene appears: ``nominal / unique``."""
+        return self.nominal / np.asarray(self.unique, float)
+
+    def alone(self, metric: str) -> np.ndarray:
+        """(unique, seeds) test scores of the models trained on the unique scenes alone."""
+        return self.sweep.learned[metric][[self.sweep.sizes.index(n) for n in self.unique]]
+
+    def full(self, metric: str) -> np.ndarray:
+        """(seeds,) test scores of the models trained on `nominal` unique scenes."""
+        return self.sweep.learned[metric][self.sweep.sizes.index(self.nominal)]
+
+    def to_json(self) -> dict:
+        """The command line's JSON: per variant, per unique count, the per-seed scores."""
+        variants = {"unique_nominal": {m: [self.full(m).tolist()] * len(self.unique)
+                                       for m in METRICS},
+                    "unique_alone": {m: self.alone(m).tolist() for m in METRICS}}
+        variants.update({fill: {m: np.asarray(v).tolist() for m, v in scores.items()}
+                         for fill, scores in self.filled.items()})
+        return {"nominal": self.nominal, "seeds": list(self.sweep.seeds),
+                "n_test": self.sweep.n_test, "unique": list(self.unique),
+                "k": [round(float(k), 3) for k in self.copies], "variants": variants,
+                "nominal_flipped": {m: np.asarray(v).tolist() for m, v in self.flipped.items()},
+                "label_noise": {"rates": list(self.label_noise),
+                                **{m: np.asarray(v).tolist() for m, v in self.noisy.items()}}}
+
+
+def data_study(seeds=(0, 1, 2), nominal=DATA_NOMINAL, unique=DATA_UNIQUE,
+               label_noise=LABEL_NOISE, sizes=SIZES, n_test: int = 200,
+               config: learned.TrainConfig = SWEEP_CONFIG, progress: bool = True) -> DataStudy:
+    """What a training set of ``nominal`` items is worth when it is made of fewer unique
+    scenes (copied, or augmented, up to its size) or has a share of wrong labels.
+
+    Every model trains with the sweep's recipe and is scored on the sweep's test scenes, so
+    the sweep's own models (`sweep` with ``sizes`` and ``seeds``) are the references; they are
+    trained first if they are not cached. Results are cached on disk like the sweep's.
+
+    Parameters
+    ----------
+    seeds : sequence of int
+    nominal : int
+        Items in each training set, one of ``sizes``.
+    unique : sequence of int
+        Unique-scene counts, each one of ``sizes`` below ``nominal``.
+    label_noise : sequence of float
+        Shares of wrong labels, each in (0, 1].
+    sizes : sequence of int
+        The sweep's sizes.
+    n_test : int
+    config : learned.TrainConfig
+    progress : bool
+    """
+    sizes = tuple(sizes)
+    if nominal not in sizes:
+        raise ValueError(f"nominal must be one of the sweep's sizes {sizes}, got {nominal!r}")
+    unique = tuple(_checks.integer("unique", n, 1, 10**6) for n in unique)
+    if not unique or any(n not in sizes or n >= nominal for n in unique):
+        raise ValueError(f"unique must be sizes of the sweep below nominal ({nominal}), of "
+                         f"{sizes}, got {unique}")
+    label_noise = tuple(_checks.number("label_noise", r, 0.0, 1.0) for r in label_noise)
+    if 0.0 in label_noise:
+        raise ValueError("label_noise rates must be above 0 (the sweep is the clean case)")
+    result = sweep(sizes, seeds, n_test=n_test, config=config, progress=progress)
+    seeds = result.seeds
+    key = _key(result.sizes, nominal, unique, label_noise, seeds, n_test, config)
+    path = CACHE / f"data-{key}.json"
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        return DataStudy(result, nominal, unique,
+                         {f: {m: np.array(v) for m, v in saved["filled"][f].items()}
+                          for f in FILLS},
+                         {m: np.array(v) for m, v in saved["flipped"].items()},
+                         label_noise, {m: np.array(v) for m, v in saved["noisy"].items()})
+    # (name, items, how the items are made)
+    sets = [((fill, n), nominal, make(unique=n)) for fill, make in FILLS.items() for n in unique]
+    sets.append((("flipped",), 4 * nominal, learned.DataConfig(unique=nominal, augment=True)))
+    sets += [(("label_noise", r), nominal, learned.DataConfig(label_noise=r))
+             for r in label_noise]
+    _train_all([(items, seed, data) for _, items, data in sets for seed in seeds],
+               result.world_config, config, progress, desc="training sets x seeds")
+    scenes = test_scenes(n_test, result.world_config)
+    scores = {}
+    for name, items, data in sets:
+        for seed in seeds:
+            model = trained_model(items, seed, result.world_config, config, False, data)
+            scores[name, seed] = _score(learned.predict_batch(model, scenes.frame0,
+                                                              scenes.frame1), scenes)
+    filled = {f: {m: np.array([[scores[(f, n), s][m] for s in seeds] for n in unique])
+                  for m in METRICS} for f in FILLS}
+    flipped = {m: np.array([scores[("flipped",), s][m] for s in seeds]) for m in METRICS}
+    noisy = {m: np.array([[scores[("label_noise", r), s][m] for s in seeds]
+                          for r in label_noise]) for m in METRICS}
+    _write_atomic(path, lambda target: target.write_text(json.dumps(
+        {"filled": {f: {m: v.tolist() for m, v in d.items()} for f, d in filled.items()},
+         "flipped": {m: v.tolist() for m, v in flipped.items()},
+         "noisy": {m: v.tolist() for m, v in noisy.items()}})))
+    return DataStudy(result, nominal, unique, filled, flipped, label_noise, noisy)
+
+
+@dataclasses.dataclass(frozen=True)
+class CostModel:
+    """An explicit price list for depth from two frames (in any currency; the defaults are
+    illustrations, not measurements).
+
+    Parameters
+    ----------
+    collect : float
+        Cost of capturing one scene (two frames).
+    label : float
+        Cost of one scene's dense depth label.
+    engineering : float
+        One-off cost of writing and tuning the classical pipeline, which needs no labels.
+    """
+
+    collect: float = 0.5
+    label: float = 4.0
+    engineering: float = 5000.0
+
+    def __post_init__(self):
+        for name in ("collect", "label", "engineering"):
+            _checks.number(name, getattr(self, name), 0.0)
+        if self.per_scene <= 0:
+            raise ValueError("collect + label must be above 0: a labelled scene is not free")
+
+    @property
+    def per_scene(self) -> float:
+        """Cost of one labelled training scene."""
+        return self.collect + self.label
+
+    def learned_cost(self, n_scenes):
+        """Cost of ``n_scenes`` labelled scenes (copies and augmentations cost nothing)."""
+        return np.asarray(n_scenes, float) * self.per_scene
+
+    def scenes(self, budget):
+        """Labelled scenes a budget buys."""
+        return np.asarray(budget, float) / self.per_scene
+
+
 def main(argv=None) -> int:
-    """The command line: ``classical --scenes N [--json]`` or ``crossover [--json]``."""
+    """The command line: ``classical --scenes N [--json]``, ``crossover [--json]`` or
+    ``duplicates [--json]``."""
     parser = argparse.ArgumentParser(prog="python -m depthlab.experiments",
                                      description="Run one of the book's studies.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -427,7 +628,28 @@ def main(argv=None) -> int:
                                 "the classical pipeline (cached; cold, about 10 minutes)")
     cross.add_argument("--seeds", type=int, default=3, help="seeds 0 .. SEEDS - 1")
     cross.add_argument("--json", action="store_true", help="print one JSON object")
+    dup = commands.add_parser("duplicates", help="training sets of copied, augmented or "
+                              "wrongly labelled scenes (cached; runs the crossover first)")
+    dup.add_argument("--seeds", type=int, default=3, help="seeds 0 .. SEEDS - 1")
+    dup.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
+    if args.command == "duplicates":
+        if args.seeds < 1:
+            parser.error("--seeds must be at least 1")
+        result = data_study(seeds=range(args.seeds), progress=not args.json).to_json()
+        if args.json:
+            print(json.dumps(result))
+        else:
+            for metric in METRICS:
+                print(f"{metric}, {result['nominal']} items made of U unique scenes (seeds):")
+                for i, (n, k) in enumerate(zip(result["unique"], result["k"])):
+                    print(f"  U = {n:>4} (k = {k:.1f}): " + ", ".join(
+                        f"{name} " + " ".join(f"{v:.3f}" for v in scores[metric][i])
+                        for name, scores in result["variants"].items()))
+                for rate, row in zip(result["label_noise"]["rates"],
+                                     result["label_noise"][metric]):
+                    print(f"  {rate:.0%} wrong labels: " + " ".join(f"{v:.3f}" for v in row))
+        return 0
     if args.command == "crossover":
         if args.seeds < 1:
             parser.error("--seeds must be at least 1")

@@ -34,7 +34,8 @@ from tqdm.auto import tqdm
 
 from . import _checks, metrics, world
 
-__all__ = ["DepthModel", "DepthNet", "ModelConfig", "SceneDataset", "TRAIN_SEED", "TrainConfig",
+__all__ = ["DataConfig", "DepthModel", "DepthNet", "ModelConfig", "SceneDataset", "TRAIN_SEED",
+           "TrainConfig",
            "evaluate", "load", "predict", "predict_batch", "save", "scale_invariant_loss",
            "seed_everything", "train", "untrained"]
 
@@ -113,6 +114,39 @@ class TrainConfig:
         _checks.integer("threads", self.threads, 1, 256)
 
 
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """How a training set of ``n_scenes`` items is filled from the world's scenes.
+
+    Parameters
+    ----------
+    unique : int or None
+        Distinct scenes, the first ``unique`` of the training stream; None makes every item a
+        scene of its own. Item ``i`` shows scene ``i % unique``: the scenes are repeated, in
+        order, until the set has ``n_scenes`` items.
+    augment : bool
+        Repeats are changed instead of copied. Repeat ``r = i // unique`` of a scene is
+        flipped left to right if ``r & 1`` and upside down if ``r & 2``, frames and label
+        alike (which flips the motion with them); from the fifth repeat on, both frames also
+        get fresh sensor noise of the world's level. The frames are never swapped: the label
+        is frame 0's depth, and it would not fit frame 1.
+    label_noise : float
+        Share of the items, drawn at random once, whose label is another scene's, as after a
+        mix-up in a labelling pipeline.
+    """
+
+    unique: int | None = None
+    augment: bool = False
+    label_noise: float = 0.0
+
+    def __post_init__(self):
+        if self.unique is not None:
+            _checks.integer("unique", self.unique, 1, 10**6)
+        if not isinstance(self.augment, bool):
+            raise TypeError(f"augment must be True or False, got {self.augment!r}")
+        _checks.number("label_noise", self.label_noise, 0.0, 1.0)
+
+
 def _conv(inputs, outputs, kernel=3, dilation=1):
     return nn.Sequential(nn.Conv2d(inputs, outputs, kernel, padding=dilation * (kernel // 2),
                                    dilation=dilation), nn.ReLU(inplace=True))
@@ -182,9 +216,11 @@ class DepthModel:
     train_config : TrainConfig or None
         None until trained.
     n_scenes : int
-        Training scenes (0 when untrained).
+        Training items (0 when untrained).
     world_config : world.WorldConfig
         The world the training scenes came from.
+    data_config : DataConfig
+        How the training items were made from the scenes.
     losses : (steps,) float array
         Training loss at every step: the mean absolute log-disparity error after removing
         each crop's mean (0.1 is about a 10% error in relative depth).
@@ -196,6 +232,7 @@ class DepthModel:
     n_scenes: int = 0
     world_config: world.WorldConfig = world.WorldConfig()
     losses: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    data_config: DataConfig = DataConfig()
 
     @property
     def trained(self) -> bool:
@@ -216,22 +253,61 @@ def untrained(model_config: ModelConfig = ModelConfig(), seed: int = 0) -> Depth
 
 
 class SceneDataset(torch.utils.data.Dataset):
-    """Scenes ``0 .. n_scenes - 1`` of a world stream as (frames, disparity) tensors.
+    """A training set of ``n_scenes`` items as (frames, disparity) tensors.
 
-    Scene ``i`` is the same at every ``n_scenes``, so a larger set contains the smaller ones.
-    Items are ``frames`` (2, H, W) float32 in [0, 1] and ``disparity`` (1, H, W) in pixels.
+    With the default `DataConfig`, item ``i`` is scene ``i`` of the training stream, the same
+    at every ``n_scenes``, so a larger set contains the smaller ones. Items are ``frames``
+    (2, H, W) float32 in [0, 1] and ``disparity`` (1, H, W) in pixels.
     """
 
     def __init__(self, n_scenes: int, config: world.WorldConfig = world.WorldConfig(),
-                 seed: int = TRAIN_SEED):
+                 seed: int = TRAIN_SEED, data: DataConfig = DataConfig()):
         self.n_scenes = _checks.integer("n_scenes", n_scenes, 1, 10**6)
-        self.frames, self.disparity = _rendered(seed, self.n_scenes, config)
+        if not isinstance(data, DataConfig):
+            raise TypeError(f"data must be a DataConfig, got {type(data).__name__}")
+        unique = self.n_scenes if data.unique is None else data.unique
+        if unique > self.n_scenes:
+            raise ValueError(f"data.unique must be at most n_scenes ({self.n_scenes}), "
+                             f"got {unique}")
+        self.data, self.noise = data, config.noise
+        self.frames, self.disparity = _rendered(seed, unique, config)
+        item = np.arange(self.n_scenes)
+        self.scene, self.repeat = item % unique, item // unique
+        # The label of each item: its own scene's, or for a label_noise share another's.
+        rng = np.random.default_rng(seed)
+        self.label = self.scene.copy()
+        wrong = rng.permutation(self.n_scenes)[:int(round(data.label_noise * self.n_scenes))]
+        if unique > 1:
+            self.label[wrong] = (self.scene[wrong] + rng.integers(1, unique, len(wrong))) % unique
 
     def __len__(self):
         return self.n_scenes
 
     def __getitem__(self, i):
-        return self.frames[i], self.disparity[i]
+        frames, disparity = self.items(torch.tensor([_checks.integer("i", i, 0,
+                                                                     self.n_scenes - 1)]))
+        return frames[0], disparity[0]
+
+    def items(self, index: torch.Tensor):
+        """Frames (B, 2, H, W) and disparity (B, 1, H, W) of the items at ``index``."""
+        index = index.numpy()
+        frames = self.frames[self.scene[index]]
+        disparity = self.disparity[self.label[index]]
+        if not self.data.augment:
+            return frames, disparity
+        repeat = torch.from_numpy(self.repeat[index])
+        for bit, axis in ((1, 3), (2, 2)):
+            flip = (repeat & bit).bool()
+            frames = torch.where(flip[:, None, None, None], frames.flip(axis), frames)
+            disparity = torch.where(flip[:, None, None, None], disparity.flip(axis), disparity)
+        noisy = [k for k in range(len(index)) if self.repeat[index[k]] >= 4]
+        if noisy:
+            frames = frames.clone()
+            for k in noisy:  # the same noise every time an item is drawn
+                generator = torch.Generator().manual_seed(int(index[k]))
+                frames[k] += self.noise * torch.randn(frames[k].shape, generator=generator)
+            frames.clamp_(0.0, 1.0)
+        return frames, disparity
 
 
 _RENDERED = {}
@@ -272,8 +348,9 @@ def scale_invariant_loss(disparity: torch.Tensor, target: torch.Tensor) -> torch
 def train(n_scenes: int, config: TrainConfig = TrainConfig(),
           model_config: ModelConfig = ModelConfig(),
           world_config: world.WorldConfig = world.WorldConfig(),
-          progress: bool = True) -> DepthModel:
-    """Trains a `DepthNet` on the first ``n_scenes`` training scenes.
+          progress: bool = True, data: DataConfig = DataConfig()) -> DepthModel:
+    """Trains a `DepthNet` on a training set of ``n_scenes`` items, by default the first
+    ``n_scenes`` training scenes.
 
     The budget is ``config.steps`` steps whatever ``n_scenes`` is: with few scenes the model
     sees each one many times. Two runs with the same arguments on the same machine give
@@ -288,6 +365,8 @@ def train(n_scenes: int, config: TrainConfig = TrainConfig(),
     world_config : world.WorldConfig
     progress : bool
         Show a progress bar with the running loss.
+    data : DataConfig
+        How the items are made from scenes: repeated, augmented, with wrong labels.
 
     Returns
     -------
@@ -297,7 +376,7 @@ def train(n_scenes: int, config: TrainConfig = TrainConfig(),
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     if not isinstance(world_config, world.WorldConfig):
         raise TypeError(f"world_config must be a WorldConfig, got {type(world_config).__name__}")
-    data = SceneDataset(n_scenes, world_config)
+    dataset = SceneDataset(n_scenes, world_config, data=data)
     h, w = world_config.height, world_config.width
     if config.crop[0] > h or config.crop[1] > w:
         raise ValueError(f"crop {config.crop} is larger than the scenes ({h}, {w})")
@@ -316,11 +395,12 @@ def train(n_scenes: int, config: TrainConfig = TrainConfig(),
         bar = tqdm(range(config.steps), desc=f"training on {n_scenes} scenes",
                    disable=not progress, mininterval=0.5)
         for step in bar:
-            index = torch.randint(0, len(data), (config.batch,), generator=generator)
+            index = torch.randint(0, len(dataset), (config.batch,), generator=generator)
             top = 2 * int(torch.randint(0, (h - ch) // 2 + 1, (1,), generator=generator))
             left = 2 * int(torch.randint(0, (w - cw) // 2 + 1, (1,), generator=generator))
-            frames = data.frames[index, :, top:top + ch, left:left + cw]
-            target = data.disparity[index, :, top:top + ch, left:left + cw]
+            frames, target = dataset.items(index)
+            frames = frames[:, :, top:top + ch, left:left + cw]
+            target = target[:, :, top:top + ch, left:left + cw]
             loss = scale_invariant_loss(model.net(frames), target)
             optimiser.zero_grad()
             loss.backward()
@@ -334,7 +414,7 @@ def train(n_scenes: int, config: TrainConfig = TrainConfig(),
         torch.use_deterministic_algorithms(deterministic)
     model.net.eval()
     return dataclasses.replace(model, train_config=config, n_scenes=n_scenes,
-                               world_config=world_config, losses=losses)
+                               world_config=world_config, losses=losses, data_config=data)
 
 
 def _check_model(model):
@@ -417,6 +497,7 @@ def save(model: DepthModel, path) -> pathlib.Path:
                 "model_config": dataclasses.asdict(model.model_config),
                 "train_config": dataclasses.asdict(model.train_config),
                 "world_config": dataclasses.asdict(model.world_config),
+                "data_config": dataclasses.asdict(model.data_config),
                 "n_scenes": model.n_scenes, "losses": model.losses.tolist()}, path)
     return path
 
@@ -434,6 +515,7 @@ def load(path) -> DepthModel:
         model_config = ModelConfig(**fields("model_config"))
         train_config = TrainConfig(**fields("train_config"))
         world_config = world.WorldConfig(**fields("world_config"))
+        data_config = DataConfig(**fields("data_config"))
         net = DepthNet(model_config)
         net.load_state_dict(saved["state"])
     except (KeyError, TypeError, ValueError, RuntimeError, EOFError,
@@ -441,4 +523,4 @@ def load(path) -> DepthModel:
         raise ValueError(f"{path} is not a model saved by depthlab.learned.save: {error}")
     net.eval()
     return DepthModel(net, model_config, train_config, saved["n_scenes"], world_config,
-                      np.asarray(saved["losses"]))
+                      np.asarray(saved["losses"]), data_config)

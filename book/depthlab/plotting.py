@@ -13,8 +13,8 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["COLORS", "DEPTH_CMAP", "ERROR_CMAP", "figure_bytes", "show_depth", "show_error",
-           "show_frame", "show_matches"]
+__all__ = ["COLORS", "DEPTH_CMAP", "ERROR_CMAP", "METRIC_LABELS", "figure_bytes",
+           "learning_curve", "show_depth", "show_error", "show_frame", "show_matches"]
 
 COLORS = {
     "classical": "#1f77b4",
@@ -23,6 +23,8 @@ COLORS = {
     "inlier": "#2ca02c",
     "outlier": "#ff7f0e",
 }
+#: Axis labels of the sweep's metrics.
+METRIC_LABELS = {"absrel": "AbsRel (lower is better)", "delta1": "δ1 (higher is better)"}
 DEPTH_CMAP = "magma"
 ERROR_CMAP = "viridis"
 
@@ -107,6 +109,42 @@ def show_matches(ax, image, points, flow, inliers=None, title=None, scale=1.0):
             ax.quiver(points[keep, 0], points[keep, 1], scale * flow[keep, 0],
                       scale * flow[keep, 1], color=colour, angles="xy", scale_units="xy",
                       scale=1.0, width=0.006, headwidth=3)
+
+
+def learning_curve(ax, sweep, metric, mark=None, crossing=True):
+    """Draws a sweep's learning curve, with its seed band, against the flat lines of the
+    classical pipeline and the constant guess.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    sweep : depthlab.experiments.Sweep
+    metric : str
+        A key of `METRIC_LABELS`.
+    mark : float, optional
+        A training-set size to mark with a dashed line.
+    crossing : bool
+        Shade where the curve crosses the pipeline's line (the range over seeds).
+    """
+    values = sweep.learned[metric]
+    n = np.array(sweep.sizes)
+    ax.fill_between(n, values.min(1), values.max(1), color=COLORS["learned"], alpha=0.25,
+                    lw=0)
+    ax.plot(n, values.mean(1), "o-", color=COLORS["learned"], ms=4, label="learned (seeds)")
+    for name, style in (("classical", "-"), ("constant", ":")):
+        ax.axhline(sweep.methods[name][metric], color=COLORS[name], ls=style, label=name)
+    if crossing:
+        cross = sweep.crossover(metric)
+        if len(cross) == 1 and np.isfinite(cross).all():
+            ax.axvline(cross[0], color="0.6", lw=3, alpha=0.5, zorder=0, label="crossover")
+        elif np.isfinite(cross).all():
+            ax.axvspan(cross.min(), cross.max(), color="0.85", zorder=0,
+                       label="crossover (seeds)")
+    if mark is not None:
+        ax.axvline(mark, color="k", lw=1, ls="--")
+    ax.set_xscale("log")
+    ax.set_xlabel("training scenes N")
+    ax.set_ylabel(METRIC_LABELS[metric])
 
 
 def figure_bytes(fig, format="png", dpi=None) -> bytes:
