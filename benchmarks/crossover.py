@@ -9,15 +9,13 @@ and one press of its "train at this N now" button at the largest size (training,
 the redraw). Prints the wall times and the peak resident memory of the kernel (both runs) and
 of its training workers (cold run).
 """
-import os
 import pathlib
+import sys
 import tempfile
-import time
 
-import nbformat
-from nbclient import NotebookClient
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from chapters import ROOT, execute  # noqa: E402  (the benchmark folder is not a package)
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "book" / "04_crossover.ipynb"
 
 PROBE = '''
@@ -40,33 +38,11 @@ print("BENCHMARK", max(_changes), sum(_changes) / len(_changes), _retrain,
 '''
 
 
-MEMORY = '''
-import resource
-print("BENCHMARK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-      resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
-'''
-
-
-def execute(cache, probe=False):
-    """Runs the chapter in a fresh kernel with ``cache`` as the model cache; returns the wall
-    time and the numbers printed by the cell appended to it (the probe, or peak memory)."""
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    notebook.cells.append(nbformat.v4.new_code_cell(PROBE if probe else MEMORY))
-    os.environ["DEPTHLAB_CACHE"] = str(cache)  # the kernel inherits this environment
-    client = NotebookClient(notebook, timeout=3600, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOK.parent)}})
-    start = time.perf_counter()
-    client.execute()
-    seconds = time.perf_counter() - start
-    text = "".join(o.get("text", "") for o in notebook.cells[-1].outputs)
-    return seconds, [float(x) for x in text.split("BENCHMARK")[1].split()]
-
-
 def main():
     with tempfile.TemporaryDirectory() as cache:
-        cold, (cold_kernel_mb, workers_mb) = execute(cache)
+        cold, (cold_kernel_mb, workers_mb) = execute(NOTEBOOK, cache)
         print(f"chapter, cold cache: {cold:.0f} s")
-        warm, (worst, mean, retrain, kernel_mb, _) = execute(cache, probe=True)
+        warm, (worst, mean, retrain, kernel_mb, _) = execute(NOTEBOOK, cache, PROBE)
     print(f"chapter, warm cache: {warm - retrain:.0f} s (the probe's {retrain:.0f} s retrain excluded)")
     print(f"live explorer, slider change: {1e3 * mean:.0f} ms mean, {1e3 * worst:.0f} ms worst")
     print(f"live retrain at the largest size (train, score, draw): {retrain:.1f} s")
