@@ -216,6 +216,10 @@ def test_the_duplicates_command_prints_the_study_as_json(monkeypatch, capsys):
     assert out["nominal_flipped"]["delta1"] == [0.85, 0.9]
     assert out["label_noise"] == {"rates": [0.5], "absrel": [[0.2, 0.2]],
                                   "delta1": [[0.7, 0.7]]}
+    assert experiments.main(["duplicates", "--seeds", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "k = 16.0" in text and "256 scenes in their four flips: 0.090 0.090" in text
+    assert "50% wrong labels: 0.200 0.200" in text
 
 
 def test_the_cost_model_prices_labelled_scenes():

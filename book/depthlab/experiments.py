@@ -646,6 +646,8 @@ def main(argv=None) -> int:
                     print(f"  U = {n:>4} (k = {k:.1f}): " + ", ".join(
                         f"{name} " + " ".join(f"{v:.3f}" for v in scores[metric][i])
                         for name, scores in result["variants"].items()))
+                print(f"  {result['nominal']} scenes in their four flips: "
+                      + " ".join(f"{v:.3f}" for v in result["nominal_flipped"][metric]))
                 for rate, row in zip(result["label_noise"]["rates"],
                                      result["label_noise"][metric]):
                     print(f"  {rate:.0%} wrong labels: " + " ".join(f"{v:.3f}" for v in row))
