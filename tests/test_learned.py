@@ -168,3 +168,20 @@ def test_bad_data_configurations_are_refused():
         learned.DataConfig(augment="yes")
     with pytest.raises(TypeError, match="data"):
         learned.train(4, data={"unique": 2})
+
+
+def test_fit_fine_tunes_a_copy_on_given_scenes(model):
+    scenes = world.render_scenes(world.HELD_OUT_SEED, range(6))
+    dataset = learned.SceneDataset.of(scenes[:4], scenes[4:])
+    assert len(dataset) == 6
+    assert torch.equal(dataset[5][0][0], torch.from_numpy(scenes.frame0[5]))
+    before = {k: v.clone() for k, v in model.net.state_dict().items()}
+    tuned = learned.fit(model, dataset, learned.TrainConfig(steps=3, batch=2, crop=(32, 48)),
+                        progress=False)
+    assert all(torch.equal(before[k], v) for k, v in model.net.state_dict().items())
+    assert not all(torch.equal(before[k], v) for k, v in tuned.net.state_dict().items())
+    assert tuned.n_scenes == 6 and len(tuned.losses) == 3
+    with pytest.raises(TypeError, match="dataset"):
+        learned.fit(model, scenes)
+    with pytest.raises(TypeError, match="batches"):
+        learned.SceneDataset.of()

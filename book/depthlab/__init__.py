@@ -1,7 +1,8 @@
 """depthlab: the helper package of *Software 2.0 2.0*.
 
 One module per idea: `world` (the synthetic two-frame world), `real` (real pairs with
-ground truth), `metrics` (depth metrics), `classical` (the SIFT pipeline), `experiments`
-(studies and their command line), `widgets` and `plotting`.
+ground truth), `metrics` (depth metrics), `classical` (the SIFT pipeline), `learned` (the
+network and its training), `experiments` (studies and their command line), `loop` (the
+continuous improvement loop), `widgets` and `plotting`.
 """
 __version__ = "0.1.0"

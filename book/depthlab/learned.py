@@ -21,6 +21,7 @@ for. `predict` returns relative depth (``1 / disparity``) like `classical.estima
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import pathlib
 import pickle
@@ -35,9 +36,8 @@ from tqdm.auto import tqdm
 from . import _checks, metrics, world
 
 __all__ = ["DataConfig", "DepthModel", "DepthNet", "ModelConfig", "SceneDataset", "TRAIN_SEED",
-           "TrainConfig",
-           "evaluate", "load", "predict", "predict_batch", "save", "scale_invariant_loss",
-           "seed_everything", "train", "untrained"]
+           "TrainConfig", "evaluate", "fit", "load", "predict", "predict_batch", "save",
+           "scale_invariant_loss", "seed_everything", "train", "untrained"]
 
 #: The seed of the training scenes (the test scenes use `world.HELD_OUT_SEED`).
 TRAIN_SEED = 0
@@ -280,6 +280,25 @@ class SceneDataset(torch.utils.data.Dataset):
         if unique > 1:
             self.label[wrong] = (self.scene[wrong] + rng.integers(1, unique, len(wrong))) % unique
 
+    @classmethod
+    def of(cls, *batches: world.Scene) -> "SceneDataset":
+        """A training set of exactly the scenes of one or more batches (from
+        `world.render_scenes`, possibly of different worlds of one image size), one item each."""
+        if not batches or not all(isinstance(b, world.Scene) and b.frame0.ndim == 3
+                                  for b in batches):
+            raise TypeError("batches must be batches of scenes from world.render_scenes")
+        if len({b.frame0.shape[1:] for b in batches}) > 1:
+            raise ValueError("batches must share one image size")
+        frames = np.concatenate([np.stack([b.frame0, b.frame1], 1) for b in batches])
+        disparity = np.concatenate([b.disparity for b in batches])[:, None]
+        dataset = cls.__new__(cls)
+        dataset.n_scenes, dataset.data, dataset.noise = len(frames), DataConfig(), 0.0
+        dataset.frames = torch.from_numpy(frames.astype(np.float32))
+        dataset.disparity = torch.from_numpy(disparity.astype(np.float32))
+        dataset.scene = dataset.label = np.arange(len(frames))
+        dataset.repeat = np.zeros(len(frames), int)
+        return dataset
+
     def __len__(self):
         return self.n_scenes
 
@@ -372,15 +391,46 @@ def train(n_scenes: int, config: TrainConfig = TrainConfig(),
     -------
     DepthModel
     """
-    if not isinstance(config, TrainConfig):
-        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     if not isinstance(world_config, world.WorldConfig):
         raise TypeError(f"world_config must be a WorldConfig, got {type(world_config).__name__}")
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     dataset = SceneDataset(n_scenes, world_config, data=data)
-    h, w = world_config.height, world_config.width
+    model = fit(untrained(model_config, config.seed), dataset, config, progress)
+    return dataclasses.replace(model, world_config=world_config, data_config=data)
+
+
+def fit(model: DepthModel, dataset: SceneDataset, config: TrainConfig = TrainConfig(),
+        progress: bool = True) -> DepthModel:
+    """Trains a copy of ``model`` on ``dataset`` for ``config.steps`` steps.
+
+    `train` calls it on a fresh model; given a trained one, it fine-tunes (``model`` itself
+    is left unchanged). Random crops, minibatches and the one-cycle schedule are seeded by
+    ``config.seed``.
+
+    Parameters
+    ----------
+    model : DepthModel
+    dataset : SceneDataset
+    config : TrainConfig
+    progress : bool
+        Show a progress bar with the running loss.
+
+    Returns
+    -------
+    DepthModel
+        The trained copy, with ``n_scenes = len(dataset)``.
+    """
+    if not isinstance(model, DepthModel):
+        raise TypeError(f"model must be a DepthModel, got {type(model).__name__}")
+    if not isinstance(dataset, SceneDataset):
+        raise TypeError(f"dataset must be a SceneDataset, got {type(dataset).__name__}")
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    h, w = dataset.frames.shape[-2:]
     if config.crop[0] > h or config.crop[1] > w:
         raise ValueError(f"crop {config.crop} is larger than the scenes ({h}, {w})")
-    model = untrained(model_config, config.seed)
+    model = dataclasses.replace(model, net=copy.deepcopy(model.net))
     generator = torch.Generator().manual_seed(config.seed)
     optimiser = torch.optim.Adam(model.net.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.lr,
@@ -392,7 +442,7 @@ def train(n_scenes: int, config: TrainConfig = TrainConfig(),
     ch, cw = config.crop
     try:
         model.net.train()
-        bar = tqdm(range(config.steps), desc=f"training on {n_scenes} scenes",
+        bar = tqdm(range(config.steps), desc=f"training on {len(dataset)} scenes",
                    disable=not progress, mininterval=0.5)
         for step in bar:
             index = torch.randint(0, len(dataset), (config.batch,), generator=generator)
@@ -413,8 +463,8 @@ def train(n_scenes: int, config: TrainConfig = TrainConfig(),
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic)
     model.net.eval()
-    return dataclasses.replace(model, train_config=config, n_scenes=n_scenes,
-                               world_config=world_config, losses=losses, data_config=data)
+    return dataclasses.replace(model, train_config=config, n_scenes=len(dataset),
+                               losses=losses)
 
 
 def _check_model(model):

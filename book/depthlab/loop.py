@@ -1,0 +1,448 @@
+"""The continuous improvement loop: deploy, monitor, select, label, retrain, gate, redeploy.
+
+A deployed model (the *champion*) serves a stream of unlabelled scenes from a world that
+drifts over the rounds (`PHASES`). Each round it is monitored without labels, a batch of the
+stream is chosen for labelling under a budget, the labels are bought at the price of
+`experiments.CostModel`, a *challenger* is retrained on every label bought so far, and a gate
+deploys it only if it beats the champion on a fixed held-out set of the current phase.
+
+All state lives in one SQLite database (`run` takes its path): the scenes seen, the labels
+bought and their cost, every model (checkpoint file and scores, rejected challengers too),
+the deployments and per-round metrics. A round is one transaction, committed after its
+checkpoint file is written, so a process killed at any moment resumes from the last committed
+round: no label is lost or counted twice, and no checkpoint is referenced without its file.
+
+Command line (run from ``book/``)::
+
+    python -m depthlab.loop run --db PATH --rounds R --budget B --strategy S --seed K --json
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import pathlib
+import sqlite3
+import sys
+
+import cv2
+import numpy as np
+import scipy.stats
+import torch
+
+from . import _checks, classical, experiments, learned, metrics, world
+
+__all__ = ["PHASES", "STEPS", "STRATEGIES", "LoopConfig", "main", "monitor", "phase", "run",
+           "select"]
+
+#: The loop's steps, in order (the chapter draws its diagram from this list).
+STEPS = ("deploy", "monitor", "select", "label", "retrain", "gate", "redeploy")
+
+#: Ways to choose which scenes of the stream to label.
+STRATEGIES = ("random", "uncertainty", "disagreement", "photometric", "diversity")
+
+#: The world's drift: phases of `LoopConfig.phase_rounds` rounds each, as changes to the
+#: standard `world.WorldConfig`. The last phase lasts for ever.
+PHASES = (("photos", {}),
+          ("dark", {"brightness": 0.45, "noise": 0.02}),
+          ("microscopy", {"domain": "microscopy", "brightness": 0.45, "noise": 0.02}),
+          ("documents", {"domain": "documents", "brightness": 0.45, "noise": 0.02,
+                         "low_texture_share": 0.35}))
+
+_APPLICATION_ID = 0x44455054  # "DEPT": marks a database as this loop's
+_SCHEMA = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE scenes(id INTEGER PRIMARY KEY, round INTEGER NOT NULL, phase TEXT NOT NULL,
+                    world_seed INTEGER NOT NULL, idx INTEGER NOT NULL,
+                    UNIQUE(phase, world_seed, idx));
+CREATE TABLE labels(scene INTEGER PRIMARY KEY REFERENCES scenes(id), round INTEGER NOT NULL,
+                    cost REAL NOT NULL);
+CREATE TABLE models(id INTEGER PRIMARY KEY, round INTEGER NOT NULL, path TEXT NOT NULL,
+                    parent INTEGER, metrics TEXT NOT NULL);
+CREATE TABLE deployments(round INTEGER PRIMARY KEY, model INTEGER NOT NULL REFERENCES models(id));
+CREATE TABLE rounds(round INTEGER PRIMARY KEY, phase TEXT NOT NULL, metrics TEXT NOT NULL);
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopConfig:
+    """The loop's settings (fixed for the life of a database).
+
+    Parameters
+    ----------
+    budget : int
+        Labels bought per round, at most ``stream``.
+    strategy : str
+        One of `STRATEGIES`.
+    seed : int
+        Seeds the first champion, the stream and the retraining.
+    stream : int
+        Unlabelled scenes served per round.
+    initial : int
+        Labelled scenes of the first phase the first champion was trained on (a model of
+        the crossover sweep).
+    initial_steps : int
+        Training steps of the first champion (the sweep's recipe by default, so it is the
+        sweep's cached model).
+    held_out : int
+        Scenes per phase in the gate's fixed held-out set.
+    retrain : str
+        "finetune" (the champion, further trained on every label bought) or "scratch" (a
+        fresh network, trained on them with the sweep's recipe).
+    steps : int
+        Fine-tuning steps.
+    phase_rounds : int
+        Rounds per phase of `PHASES`.
+    """
+
+    budget: int = 16
+    strategy: str = "random"
+    seed: int = 0
+    stream: int = 64
+    initial: int = experiments.SIZES[3]
+    initial_steps: int = experiments.SWEEP_CONFIG.steps
+    held_out: int = 48
+    retrain: str = "finetune"
+    steps: int = 150
+    phase_rounds: int = 2
+
+    def __post_init__(self):
+        _checks.integer("stream", self.stream, 2, 10_000)
+        _checks.integer("budget", self.budget, 1, 10_000)
+        if self.budget > self.stream:
+            raise ValueError(f"budget must be at most the stream of {self.stream} scenes per "
+                             f"round, got {self.budget}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+        if self.retrain not in ("finetune", "scratch"):
+            raise ValueError(f"retrain must be 'finetune' or 'scratch', got {self.retrain!r}")
+        _checks.integer("seed", self.seed, 0, 10**6)
+        for name in ("initial", "initial_steps", "held_out", "steps", "phase_rounds"):
+            _checks.integer(name, getattr(self, name), 1, 10**6)
+
+
+def phase(round_: int, config: LoopConfig = LoopConfig()) -> tuple[str, world.WorldConfig]:
+    """The phase name and world of a round (rounds count from 1)."""
+    round_ = _checks.integer("round", round_, 1, 10**6)
+    name, changes = PHASES[min((round_ - 1) // config.phase_rounds, len(PHASES) - 1)]
+    return name, dataclasses.replace(world.WorldConfig(), **changes)
+
+
+def _phase_world(name):
+    return dataclasses.replace(world.WorldConfig(), **dict(PHASES)[name])
+
+
+def _stream_seed(seed, name):
+    return 7_000_000 + 1_000 * seed + [p for p, _ in PHASES].index(name)
+
+
+def _held_out(name, n):
+    seed = world.HELD_OUT_SEED + 1 + [p for p, _ in PHASES].index(name)
+    return world.render_scenes(seed, range(n), _phase_world(name))
+
+
+def _photometric_error(frame0, frame1, disparity, direction):
+    """Mean |frame0 - frame1 warped by the flow that ``disparity`` implies| over the pixels
+    that stay inside, at the best of a few global scales (the model's scale is arbitrary)."""
+    h, w = frame0.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    best = np.inf
+    for scale in np.geomspace(0.5, 2.0, 9):
+        flow = (scale * disparity).astype(np.float32)
+        map_x = xs + flow * np.float32(direction[0])
+        map_y = ys + flow * np.float32(direction[1])
+        inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
+        if inside.mean() < 0.5:
+            continue
+        warped = cv2.remap(frame1, map_x, map_y, cv2.INTER_LINEAR)
+        best = min(best, float(np.abs(frame0 - warped)[inside].mean()))
+    return best
+
+
+def _log_relative(depth):
+    log = np.log(np.maximum(depth, 1e-6))
+    return log - np.median(log, axis=(-2, -1), keepdims=True)
+
+
+def monitor(model: learned.DepthModel, scenes: world.Scene) -> dict:
+    """The label-free signals on a batch of served scenes, and the true error for analysis.
+
+    Returns
+    -------
+    dict of (N,) arrays
+        ``photometric``: the photometric error of the model's depth, warped along the flow
+        direction that the pipeline's matches find (inf where the pipeline finds none);
+        ``disagreement``: mean |log| ratio of the model's and the pipeline's median-scaled
+        depth; ``uncertainty``: the spread of the model's log depth over the four flips of
+        the input (a small test-time ensemble); ``absrel``: the true error, which the loop
+        itself never uses.
+    """
+    depth = learned.predict_batch(model, scenes.frame0, scenes.frame1)
+    views = [depth]
+    for axes in ((2,), (1,), (1, 2)):
+        flipped = learned.predict_batch(model, np.flip(scenes.frame0, axes).copy(),
+                                        np.flip(scenes.frame1, axes).copy())
+        views.append(np.flip(flipped, axes))
+    uncertainty = np.stack([_log_relative(v) for v in views]).std(0).mean((-2, -1))
+    photometric, disagreement = np.zeros(len(scenes)), np.zeros(len(scenes))
+    for i in range(len(scenes)):
+        result = classical.run_pipeline(scenes.frame0[i], scenes.frame1[i])
+        disagreement[i] = np.abs(_log_relative(depth[i]) - _log_relative(result.depth)).mean()
+        direction = result.fit.direction if result.reliable else None
+        photometric[i] = (np.inf if direction is None else _photometric_error(
+            scenes.frame0[i], scenes.frame1[i], 1.0 / depth[i], direction))
+    absrel = np.array([metrics.depth_metrics(depth[i], scenes.depth[i]).absrel
+                       for i in range(len(scenes))])
+    return {"photometric": photometric, "disagreement": disagreement,
+            "uncertainty": uncertainty, "absrel": absrel}
+
+
+def select(strategy: str, signals: dict, features: np.ndarray, budget: int,
+           rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``budget`` served scenes to label.
+
+    "random" draws them uniformly; "uncertainty", "disagreement" and "photometric" take the
+    largest signal; "diversity" takes the most uncertain third of the stream and covers it
+    greedily (k-centre) in the space of ``features``, so that the batch is not a handful of
+    near-identical hard scenes.
+    """
+    n = len(features)
+    budget = _checks.integer("budget", budget, 1, n)
+    if strategy == "random":
+        return np.sort(rng.choice(n, budget, replace=False))
+    if strategy in ("uncertainty", "disagreement", "photometric"):
+        return np.sort(np.argsort(-signals[strategy], kind="stable")[:budget])
+    if strategy != "diversity":
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+    pool = np.argsort(-signals["uncertainty"], kind="stable")[:max(budget, n // 3)]
+    chosen = [pool[0]]
+    distance = np.linalg.norm(features[pool] - features[pool[0]], axis=1)
+    while len(chosen) < budget:
+        nxt = int(np.argmax(distance))
+        chosen.append(pool[nxt])
+        distance = np.minimum(distance, np.linalg.norm(features[pool] - features[pool[nxt]],
+                                                       axis=1))
+    return np.sort(np.array(chosen))
+
+
+def _features(model, scenes):
+    """Per scene, the network's image-wide match profile (the mean cost volume): a
+    description of how the scene matches, used for diversity."""
+    frames = torch.from_numpy(np.stack([scenes.frame0, scenes.frame1], 1))
+    _, scene, _ = model.net.front(frames)
+    return scene[:, :, 0, 0].numpy()
+
+
+def _open(db: pathlib.Path, config: LoopConfig) -> sqlite3.Connection:
+    """Opens (or creates) the loop's database and checks it belongs to this configuration."""
+    new = not db.exists() or db.stat().st_size == 0
+    try:
+        connection = sqlite3.connect(db, isolation_level=None)
+        if new:
+            connection.executescript(f"BEGIN; PRAGMA application_id = {_APPLICATION_ID};"
+                                     + _SCHEMA + "COMMIT;")
+        elif connection.execute("PRAGMA application_id").fetchone()[0] != _APPLICATION_ID:
+            raise ValueError(f"{db} is a SQLite database of another program, not a loop's")
+        saved = dict(connection.execute("SELECT key, value FROM meta"))
+    except sqlite3.DatabaseError as error:
+        raise ValueError(f"{db} is not a loop database (corrupt or another file): {error}")
+    wanted = json.dumps(dataclasses.asdict(config), sort_keys=True)
+    if saved and saved.get("config") != wanted:
+        raise ValueError(f"{db} was created with another configuration ({saved.get('config')});"
+                         " use a new database path for a different loop")
+    return connection
+
+
+def _checkpoints(db):
+    return db.with_name(db.name + ".models")
+
+
+def _save_model(model, path):
+    experiments._write_atomic(path, lambda target: learned.save(model, target))
+
+
+def _gate_score(model, scenes):
+    return float(np.mean([m.absrel for m in learned.evaluate(model, scenes)]))
+
+
+def _start(connection, db, config, progress):
+    """Creates the first champion (round 0) in an empty database."""
+    champion = experiments.trained_model(
+        config.initial, config.seed,
+        config=dataclasses.replace(experiments.SWEEP_CONFIG, steps=config.initial_steps),
+        progress=progress)
+    path = _checkpoints(db) / "round-000.pt"
+    _save_model(champion, path)
+    connection.execute("BEGIN IMMEDIATE")
+    connection.execute("INSERT INTO meta VALUES ('config', ?)",
+                       (json.dumps(dataclasses.asdict(config), sort_keys=True),))
+    connection.execute("INSERT INTO models VALUES (0, 0, ?, NULL, '{}')", (path.name,))
+    connection.execute("INSERT INTO deployments VALUES (0, 0)")
+    connection.execute("COMMIT")
+
+
+def _labelled_scenes(connection):
+    rows = connection.execute("SELECT s.phase, s.world_seed, s.idx FROM labels l "
+                              "JOIN scenes s ON s.id = l.scene ORDER BY s.id").fetchall()
+    batches = []
+    for name in dict.fromkeys(r[0] for r in rows):
+        for seed in dict.fromkeys(r[1] for r in rows if r[0] == name):
+            idx = [r[2] for r in rows if r[0] == name and r[1] == seed]
+            batches.append(world.render_scenes(seed, idx, _phase_world(name)))
+    return batches
+
+
+def _round(connection, db, config, round_, prices, frozen, progress):
+    """Runs and commits one round."""
+    name, world_config = phase(round_, config)
+    champion_id, path = connection.execute(
+        "SELECT m.id, m.path FROM deployments d JOIN models m ON m.id = d.model "
+        "ORDER BY d.round DESC LIMIT 1").fetchone()
+    champion = learned.load(_checkpoints(db) / path)
+    # deploy: the champion serves this round's stream
+    stream_seed = _stream_seed(config.seed, name)
+    first = int(connection.execute("SELECT COUNT(*) FROM scenes WHERE phase = ?",
+                                   (name,)).fetchone()[0])
+    served = world.render_scenes(stream_seed, range(first, first + config.stream),
+                                 world_config)
+    # monitor, select
+    signals = monitor(champion, served)
+    rng = np.random.default_rng([config.seed, round_])
+    chosen = select(config.strategy, signals, _features(champion, served), config.budget, rng)
+    # label (bought now, committed with the round), retrain
+    initial = world.render_scenes(learned.TRAIN_SEED, range(config.initial))
+    bought = world.render_scenes(stream_seed, [first + int(i) for i in chosen], world_config)
+    dataset = learned.SceneDataset.of(initial, *_labelled_scenes(connection), bought)
+    train_config = learned.TrainConfig(steps=config.steps, lr=2e-3, seed=1000 * config.seed
+                                       + round_)
+    if config.retrain == "finetune":
+        challenger = learned.fit(champion, dataset, train_config, progress)
+    else:
+        challenger = learned.fit(learned.untrained(seed=config.seed), dataset,
+                                 dataclasses.replace(train_config, steps=config.initial_steps,
+                                                     lr=learned.TrainConfig().lr), progress)
+    # gate on the phase's fixed held-out set
+    held_out = _held_out(name, config.held_out)
+    scores = {"champion": _gate_score(champion, held_out),
+              "challenger": _gate_score(challenger, held_out),
+              "frozen": _gate_score(frozen, held_out)}
+    deployed = scores["challenger"] < scores["champion"]
+    checkpoint = _checkpoints(db) / f"round-{round_:03d}.pt"
+    _save_model(challenger, checkpoint)  # before the commit that references it
+    correlation = {s: float(scipy.stats.spearmanr(signals[s], signals["absrel"])[0])
+                   for s in ("photometric", "disagreement", "uncertainty")}
+    connection.execute("BEGIN IMMEDIATE")
+    ids = []
+    for j in range(config.stream):
+        cursor = connection.execute(
+            "INSERT INTO scenes(round, phase, world_seed, idx) VALUES (?, ?, ?, ?)",
+            (round_, name, stream_seed, first + j))
+        ids.append(cursor.lastrowid)
+    connection.executemany("INSERT INTO labels VALUES (?, ?, ?)",
+                           [(ids[int(i)], round_, prices.label) for i in chosen])
+    model_id = connection.execute(
+        "INSERT INTO models(round, path, parent, metrics) VALUES (?, ?, ?, ?)",
+        (round_, checkpoint.name, champion_id, json.dumps(scores))).lastrowid
+    connection.execute("INSERT INTO deployments VALUES (?, ?)",
+                       (round_, model_id if deployed else champion_id))
+    labels, cost = connection.execute("SELECT COUNT(*), SUM(cost) FROM labels").fetchone()
+    record = {"round": round_, "phase": name, "labels": labels, "cost": cost,
+              "deployed": bool(deployed), "gate": scores,
+              "served_absrel": float(signals["absrel"].mean()),
+              "signal_correlation": correlation}
+    connection.execute("INSERT INTO rounds VALUES (?, ?, ?)",
+                       (round_, name, json.dumps(record)))
+    connection.execute("COMMIT")
+    return record
+
+
+def run(db, rounds: int, config: LoopConfig = LoopConfig(),
+        prices: experiments.CostModel = experiments.CostModel(),
+        progress: bool = True) -> list:
+    """Runs the loop until the database holds ``rounds`` committed rounds.
+
+    Parameters
+    ----------
+    db : str or path
+        The SQLite database; created if missing, resumed if it holds fewer rounds.
+        Checkpoints go to the folder ``<db>.models`` next to it.
+    rounds : int
+        Total rounds wanted, >= 1.
+    config : LoopConfig
+        Must equal the configuration the database was created with.
+    prices : experiments.CostModel
+        Every label is charged ``prices.label``.
+    progress : bool
+
+    Returns
+    -------
+    list of dict
+        Every committed round's record: phase, labels and cost so far, the gate's scores
+        (AbsRel on the phase's held-out set of champion, challenger and the frozen first
+        model), whether the challenger was deployed, the served scenes' true AbsRel and how
+        each monitoring signal correlates with it (Spearman).
+    """
+    rounds = _checks.integer("rounds", rounds, 1, 10_000)
+    if not isinstance(config, LoopConfig):
+        raise TypeError(f"config must be a LoopConfig, got {type(config).__name__}")
+    db = pathlib.Path(db)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    connection = _open(db, config)
+    try:
+        if connection.execute("SELECT COUNT(*) FROM models").fetchone()[0] == 0:
+            _start(connection, db, config, progress)
+        frozen = learned.load(_checkpoints(db) / "round-000.pt")
+        done = connection.execute("SELECT COALESCE(MAX(round), 0) FROM rounds").fetchone()[0]
+        for round_ in range(done + 1, rounds + 1):
+            _round(connection, db, config, round_, prices, frozen, progress)
+        return [json.loads(m) for (m,) in connection.execute(
+            "SELECT metrics FROM rounds ORDER BY round")]
+    finally:
+        connection.close()
+
+
+def main(argv=None) -> int:
+    """The command line: ``run --db PATH --rounds R --budget B --strategy S --seed K``."""
+    parser = argparse.ArgumentParser(prog="python -m depthlab.loop",
+                                     description="Run the continuous improvement loop.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    go = commands.add_parser("run", help="run (or resume) the loop up to --rounds rounds")
+    go.add_argument("--db", help="the loop's SQLite database (default: one per "
+                    "configuration, in the model cache)")
+    go.add_argument("--rounds", type=int, required=True, help="total rounds wanted")
+    defaults = LoopConfig()
+    go.add_argument("--budget", type=int, default=defaults.budget, help="labels per round")
+    go.add_argument("--strategy", default=defaults.strategy, choices=STRATEGIES)
+    go.add_argument("--seed", type=int, default=defaults.seed)
+    go.add_argument("--retrain", default=defaults.retrain, choices=("finetune", "scratch"))
+    go.add_argument("--stream", type=int, default=defaults.stream, help="scenes per round")
+    go.add_argument("--steps", type=int, default=defaults.steps, help="fine-tuning steps")
+    go.add_argument("--initial", type=int, default=defaults.initial,
+                    help="training scenes of the first model")
+    go.add_argument("--initial-steps", type=int, default=defaults.initial_steps)
+    go.add_argument("--held-out", type=int, default=defaults.held_out)
+    go.add_argument("--json", action="store_true", help="print one JSON list of the rounds")
+    args = parser.parse_args(argv)
+    try:
+        config = LoopConfig(budget=args.budget, strategy=args.strategy, seed=args.seed,
+                            stream=args.stream, initial=args.initial,
+                            initial_steps=args.initial_steps, held_out=args.held_out,
+                            retrain=args.retrain, steps=args.steps)
+        db = args.db or experiments.CACHE / f"loop-{experiments._key(config)}.sqlite"
+        records = run(db, args.rounds, config, progress=not args.json)
+    except (ValueError, TypeError) as error:
+        parser.error(str(error))
+    if args.json:
+        print(json.dumps(records))
+    else:
+        for r in records:
+            gate = r["gate"]
+            print(f"round {r['round']:>3} ({r['phase']}): {r['labels']} labels, cost "
+                  f"{r['cost']:.0f}; held-out AbsRel champion {gate['champion']:.3f}, "
+                  f"challenger {gate['challenger']:.3f}, frozen {gate['frozen']:.3f}; "
+                  + ("deployed" if r["deployed"] else "rejected"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Tests of depthlab.loop: strategies, input checks, and crash-safe resumption."""
+import json
+import os
+import pathlib
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from depthlab import experiments, loop
+
+BOOK = pathlib.Path(__file__).resolve().parents[1] / "book"
+# A loop small enough for a test: a few seconds per run, most of it starting Python.
+TINY = ["--budget", "2", "--stream", "8", "--initial", "8", "--initial-steps", "10",
+        "--held-out", "6", "--steps", "5", "--seed", "3"]
+TINY_CONFIG = loop.LoopConfig(budget=2, stream=8, initial=8, initial_steps=10, held_out=6,
+                              steps=5, seed=3)
+
+
+def _command(db, rounds, *extra):
+    return [sys.executable, "-m", "depthlab.loop", "run", "--db", str(db), "--rounds",
+            str(rounds), *TINY, *extra]
+
+
+def _environment(tmp_path):
+    return {**os.environ, "DEPTHLAB_CACHE": str(tmp_path / "cache")}
+
+
+def test_bad_settings_are_refused_with_the_setting_named(tmp_path):
+    with pytest.raises(ValueError, match="budget"):
+        loop.LoopConfig(budget=65, stream=64)
+    with pytest.raises(ValueError, match="strategy"):
+        loop.LoopConfig(strategy="clever")
+    with pytest.raises(ValueError, match="retrain"):
+        loop.LoopConfig(retrain="sometimes")
+    for rounds in (0, -3):
+        with pytest.raises(ValueError, match="rounds"):
+            loop.run(tmp_path / "loop.sqlite", rounds, TINY_CONFIG)
+    with pytest.raises(TypeError, match="config"):
+        loop.run(tmp_path / "loop.sqlite", 1, {"budget": 2})
+
+
+def test_the_command_line_names_bad_arguments(tmp_path):
+    for extra, word in ((["--budget", "9"], "budget"), (["--strategy", "clever"], "strategy"),
+                        (["--rounds", "0"], "rounds")):
+        result = subprocess.run(_command(tmp_path / "loop.sqlite", 1, *extra), cwd=BOOK,
+                                capture_output=True, text=True, env=_environment(tmp_path))
+        assert result.returncode == 2 and word in result.stderr, result.stderr
+
+
+def test_corrupt_foreign_and_mismatched_databases_are_refused(tmp_path):
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not a database at all, just some bytes" * 100)
+    with pytest.raises(ValueError, match="not a loop database"):
+        loop.run(junk, 1, TINY_CONFIG)
+    foreign = tmp_path / "foreign.sqlite"
+    with sqlite3.connect(foreign) as connection:
+        connection.execute("CREATE TABLE shopping(item TEXT)")
+    with pytest.raises(ValueError, match="another program"):
+        loop.run(foreign, 1, TINY_CONFIG)
+
+
+def test_strategies_choose_distinct_scenes_within_the_budget():
+    rng = np.random.default_rng(0)
+    signals = {name: rng.random(30) for name in ("uncertainty", "disagreement", "photometric")}
+    features = rng.random((30, 5))
+    for strategy in loop.STRATEGIES:
+        chosen = loop.select(strategy, signals, features, 7, np.random.default_rng(1))
+        assert len(set(chosen.tolist())) == 7 and chosen.min() >= 0 and chosen.max() < 30
+    top = loop.select("disagreement", signals, features, 3, rng)
+    assert set(top) == set(np.argsort(-signals["disagreement"])[:3])
+    with pytest.raises(ValueError, match="budget"):
+        loop.select("random", signals, features, 31, rng)
+
+
+def _check_database(db, rounds, budget):
+    with sqlite3.connect(db) as connection:
+        labels, distinct, cost = connection.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT scene), SUM(cost) FROM labels").fetchone()
+        assert labels == distinct == rounds * budget
+        assert cost == pytest.approx(labels * experiments.CostModel().label)
+        numbers = [r for (r,) in connection.execute("SELECT round FROM rounds ORDER BY round")]
+        assert numbers == list(range(1, rounds + 1))
+        deployed = [r for (r,) in connection.execute(
+            "SELECT round FROM deployments ORDER BY round")]
+        assert deployed == list(range(rounds + 1))
+        folder = db.with_name(db.name + ".models")
+        for (path,) in connection.execute("SELECT path FROM models"):
+            assert (folder / path).is_file()
+        for (text,) in connection.execute("SELECT metrics FROM rounds"):
+            record = json.loads(text)
+            gate = record["gate"]
+            assert record["deployed"] == (gate["challenger"] < gate["champion"])
+        return [json.loads(t) for (t,) in connection.execute(
+            "SELECT metrics FROM rounds ORDER BY round")]
+
+
+def test_a_killed_loop_resumes_without_losing_or_double_counting(tmp_path):
+    environment = _environment(tmp_path)
+    rng = np.random.default_rng(7)
+    killed = tmp_path / "killed.sqlite"
+    for _ in range(4):  # kill it at random moments: starting, training, writing, committing
+        process = subprocess.Popen(_command(killed, 4, "--json"), cwd=BOOK, env=environment,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(2.0, 7.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finished = subprocess.run(_command(killed, 4, "--json"), cwd=BOOK, env=environment,
+                              capture_output=True, text=True, check=True)
+    records = json.loads(finished.stdout)
+    assert [r["round"] for r in records] == [1, 2, 3, 4]
+    assert _check_database(killed, 4, 2) == records
+
+    # The same loop run without interruption, then continued: the same rounds, bit for bit.
+    calm = tmp_path / "calm.sqlite"
+    subprocess.run(_command(calm, 2), cwd=BOOK, env=environment, check=True,
+                   capture_output=True)
+    again = json.loads(subprocess.run(_command(calm, 4, "--json"), cwd=BOOK, env=environment,
+                                      capture_output=True, text=True, check=True).stdout)
+    assert again == records
+
+    # A database made by one configuration refuses another.
+    other = subprocess.run(_command(calm, 5, "--strategy", "diversity"), cwd=BOOK,
+                           env=environment, capture_output=True, text=True)
+    assert other.returncode == 2 and "another configuration" in other.stderr
