@@ -615,6 +615,29 @@ class CostModel:
         return np.asarray(budget, float) / self.per_scene
 
 
+def _print_crossover(result):
+    """The crossover command's text output, from its JSON."""
+    for metric in METRICS:
+        print(f"{metric}: classical {result['classical'][metric][0][0]:.3f}")
+        for n, row in zip(result["sizes"], result["learned"][metric]):
+            print(f"  learned, {n:>5} scenes: " + " ".join(f"{v:.3f}" for v in row))
+        print(f"  crossover N: {result['crossover_n'][metric]}")
+
+
+def _print_data(result):
+    """The duplicates command's text output, from its JSON."""
+    for metric in METRICS:
+        print(f"{metric}, {result['nominal']} items made of U unique scenes (seeds):")
+        for i, (n, k) in enumerate(zip(result["unique"], result["k"])):
+            print(f"  U = {n:>4} (k = {k:.1f}): " + ", ".join(
+                f"{name} " + " ".join(f"{v:.3f}" for v in scores[metric][i])
+                for name, scores in result["variants"].items()))
+        print(f"  {result['nominal']} scenes in their four flips: "
+              + " ".join(f"{v:.3f}" for v in result["nominal_flipped"][metric]))
+        for rate, row in zip(result["label_noise"]["rates"], result["label_noise"][metric]):
+            print(f"  {rate:.0%} wrong labels: " + " ".join(f"{v:.3f}" for v in row))
+
+
 def main(argv=None) -> int:
     """The command line: ``classical --scenes N [--json]``, ``crossover [--json]`` or
     ``duplicates [--json]``."""
@@ -633,37 +656,16 @@ def main(argv=None) -> int:
     dup.add_argument("--seeds", type=int, default=3, help="seeds 0 .. SEEDS - 1")
     dup.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
-    if args.command == "duplicates":
+    studies = {"crossover": (sweep, _print_crossover), "duplicates": (data_study, _print_data)}
+    if args.command in studies:
         if args.seeds < 1:
             parser.error("--seeds must be at least 1")
-        result = data_study(seeds=range(args.seeds), progress=not args.json).to_json()
+        study, show = studies[args.command]
+        result = study(seeds=range(args.seeds), progress=not args.json).to_json()
         if args.json:
             print(json.dumps(result))
         else:
-            for metric in METRICS:
-                print(f"{metric}, {result['nominal']} items made of U unique scenes (seeds):")
-                for i, (n, k) in enumerate(zip(result["unique"], result["k"])):
-                    print(f"  U = {n:>4} (k = {k:.1f}): " + ", ".join(
-                        f"{name} " + " ".join(f"{v:.3f}" for v in scores[metric][i])
-                        for name, scores in result["variants"].items()))
-                print(f"  {result['nominal']} scenes in their four flips: "
-                      + " ".join(f"{v:.3f}" for v in result["nominal_flipped"][metric]))
-                for rate, row in zip(result["label_noise"]["rates"],
-                                     result["label_noise"][metric]):
-                    print(f"  {rate:.0%} wrong labels: " + " ".join(f"{v:.3f}" for v in row))
-        return 0
-    if args.command == "crossover":
-        if args.seeds < 1:
-            parser.error("--seeds must be at least 1")
-        result = sweep(seeds=range(args.seeds), progress=not args.json).to_json()
-        if args.json:
-            print(json.dumps(result))
-        else:
-            for metric in METRICS:
-                print(f"{metric}: classical {result['classical'][metric][0][0]:.3f}")
-                for n, row in zip(result["sizes"], result["learned"][metric]):
-                    print(f"  learned, {n:>5} scenes: " + " ".join(f"{v:.3f}" for v in row))
-                print(f"  crossover N: {result['crossover_n'][metric]}")
+            show(result)
         return 0
     if args.scenes < 1:
         parser.error("--scenes must be at least 1")
