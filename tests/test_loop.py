@@ -16,9 +16,9 @@ from depthlab import experiments, loop
 BOOK = pathlib.Path(__file__).resolve().parents[1] / "book"
 # A loop small enough for a test: a few seconds per run, most of it starting Python.
 TINY = ["--budget", "2", "--stream", "8", "--initial", "8", "--initial-steps", "10",
-        "--held-out", "6", "--steps", "5", "--seed", "3"]
+        "--held-out", "6", "--test", "6", "--steps", "5", "--seed", "3"]
 TINY_CONFIG = loop.LoopConfig(budget=2, stream=8, initial=8, initial_steps=10, held_out=6,
-                              steps=5, seed=3)
+                              test=6, steps=5, seed=3)
 
 
 def _command(db, rounds, *extra):
@@ -95,6 +95,8 @@ def _check_database(db, rounds, budget):
             record = json.loads(text)
             gate = record["gate"]
             assert record["deployed"] == (gate["challenger"] < gate["champion"])
+            test = record["test"]
+            assert test["deployed"] == test["challenger" if record["deployed"] else "champion"]
         return [json.loads(t) for (t,) in connection.execute(
             "SELECT metrics FROM rounds ORDER BY round")]
 
@@ -114,6 +116,8 @@ def test_a_killed_loop_resumes_without_losing_or_double_counting(tmp_path):
     records = json.loads(finished.stdout)
     assert [r["round"] for r in records] == [1, 2, 3, 4]
     assert _check_database(killed, 4, 2) == records
+    for record in records:  # the wall time: the one field that differs between runs
+        assert record.pop("retrain_seconds") > 0
 
     # The same loop run without interruption, then continued: the same rounds, bit for bit.
     calm = tmp_path / "calm.sqlite"
@@ -121,9 +125,28 @@ def test_a_killed_loop_resumes_without_losing_or_double_counting(tmp_path):
                    capture_output=True)
     again = json.loads(subprocess.run(_command(calm, 4, "--json"), cwd=BOOK, env=environment,
                                       capture_output=True, text=True, check=True).stdout)
+    for record in again:
+        del record["retrain_seconds"]
     assert again == records
 
     # A database made by one configuration refuses another.
     other = subprocess.run(_command(calm, 5, "--strategy", "diversity"), cwd=BOOK,
                            env=environment, capture_output=True, text=True)
     assert other.returncode == 2 and "another configuration" in other.stderr
+
+
+def test_run_many_runs_each_loop_once_in_its_own_database(tmp_path, monkeypatch):
+    monkeypatch.setattr(experiments, "CACHE", tmp_path / "cache")
+    configs = [TINY_CONFIG, loop.LoopConfig(**{**TINY_CONFIG.__dict__, "strategy": "diversity"})]
+    first = loop.run_many(configs, 2, progress=False)
+    assert [[r["round"] for r in records] for records in first] == [[1, 2], [1, 2]]
+    for config, records in zip(configs, first):
+        assert loop.default_db(config).parent == tmp_path / "cache"
+        assert _check_database(loop.default_db(config), 2, config.budget) == records
+    assert loop.default_db(configs[0]) != loop.default_db(configs[1])
+    # done loops are read back, not run again (a run would add checkpoint files)
+    files = sorted((tmp_path / "cache").rglob("*"))
+    assert loop.run_many(configs, 2, progress=False) == first
+    assert sorted((tmp_path / "cache").rglob("*")) == files
+    with pytest.raises(TypeError, match="LoopConfig"):
+        loop.run_many([{"budget": 2}], 1)

@@ -35,8 +35,9 @@ from . import _checks, classical, learned, metrics, world
 
 __all__ = ["CACHE", "CACHE_FORMAT", "DATA_NOMINAL", "DATA_UNIQUE", "FILLS", "LABEL_NOISE",
            "METRICS", "SIZES", "SWEEP_CONFIG", "ClassicalEvaluation", "CostModel", "DataStudy",
-           "PowerLaw", "Sweep", "as_error", "code_version", "data_study", "evaluate_classical",
-           "fit_power_law", "main", "sweep", "test_scenes", "trained_model", "workers"]
+           "PowerLaw", "Sweep", "as_error", "cache_key", "code_version", "data_study",
+           "evaluate_classical", "fit_power_law", "main", "run_parallel", "sweep", "test_scenes",
+           "trained_model", "workers", "write_atomic"]
 
 #: Where trained models and sweep results are cached.
 CACHE = pathlib.Path(os.environ.get("DEPTHLAB_CACHE",
@@ -139,13 +140,15 @@ def code_version() -> str:
     return digest.hexdigest()[:16]
 
 
-def _key(*parts) -> str:
+def cache_key(*parts) -> str:
+    """A short hash of ``parts`` (dataclasses or JSON values) and `code_version`: the name of
+    a cached result."""
     text = json.dumps([dataclasses.asdict(p) if dataclasses.is_dataclass(p) else p
                        for p in parts] + [code_version()], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def _write_atomic(path: pathlib.Path, write) -> None:
+def write_atomic(path: pathlib.Path, write) -> None:
     """Writes through a temporary file, so an interrupted run never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + f".{os.getpid()}.partial")
@@ -166,13 +169,13 @@ def trained_model(n_scenes: int, seed: int = 0,
         raise TypeError(f"data must be a DataConfig, got {type(data).__name__}")
     config = dataclasses.replace(config, seed=_checks.integer("seed", seed, 0, 2**32 - 1))
     n_scenes = _checks.integer("n_scenes", n_scenes, 1, 10**6)
-    path = CACHE / (f"model-{_key(n_scenes, config, learned.ModelConfig(), world_config, data)}"
+    path = CACHE / (f"model-{cache_key(n_scenes, config, learned.ModelConfig(), world_config, data)}"
                     ".pt")
     if path.is_file():
         return learned.load(path)
     model = learned.train(n_scenes, config, world_config=world_config, progress=progress,
                           data=data)
-    _write_atomic(path, lambda target: learned.save(model, target))
+    write_atomic(path, lambda target: learned.save(model, target))
     return model
 
 
@@ -351,13 +354,20 @@ def workers() -> int:
     return 2 if cpus >= 2 and memory >= 6 * 2**30 else 1
 
 
-def _train_all(runs, world_config, config, progress, desc="training-set sizes x seeds"):
-    """Trains the (size, seed, data) runs of a study into the cache, on `workers` processes."""
+def run_parallel(function, jobs, progress: bool = True, desc: str | None = None) -> list:
+    """``[function(*job) for job in jobs]``, on `workers` processes.
+
+    ``function`` must be importable by name (a module-level function), since spawned workers
+    look it up; they cache where this process does. Returns the results in the order of
+    ``jobs``, with a progress bar over the jobs done.
+    """
+    jobs = list(jobs)
     workers_ = workers()
-    bar = tqdm(total=len(runs), desc=desc, disable=not progress)
+    bar = tqdm(total=len(jobs), desc=desc, disable=not progress)
+    results = [None] * len(jobs)
     if workers_ == 1:
-        for n, seed, data in runs:
-            _train_one(n, seed, world_config, config, data)
+        for i, job in enumerate(jobs):
+            results[i] = function(*job)
             bar.update()
     else:
         # "spawn" starts clean interpreters: forking a process that already runs torch's
@@ -365,12 +375,18 @@ def _train_all(runs, world_config, config, progress, desc="training-set sizes x 
         with concurrent.futures.ProcessPoolExecutor(
                 workers_, mp_context=multiprocessing.get_context("spawn"),
                 initializer=_use_cache, initargs=(str(CACHE),)) as pool:
-            jobs = [pool.submit(_train_one, n, seed, world_config, config, data)
-                    for n, seed, data in runs]
-            for job in concurrent.futures.as_completed(jobs):
-                job.result()
+            futures = {pool.submit(function, *job): i for i, job in enumerate(jobs)}
+            for future in concurrent.futures.as_completed(futures):
+                results[futures[future]] = future.result()
                 bar.update()
     bar.close()
+    return results
+
+
+def _train_all(runs, world_config, config, progress, desc="training-set sizes x seeds"):
+    """Trains the (size, seed, data) runs of a study into the cache."""
+    run_parallel(_train_one, [(n, seed, world_config, config, data) for n, seed, data in runs],
+                 progress, desc)
 
 
 def sweep(sizes=SIZES, seeds=(0, 1, 2), world_config: world.WorldConfig = world.WorldConfig(),
@@ -404,7 +420,7 @@ def sweep(sizes=SIZES, seeds=(0, 1, 2), world_config: world.WorldConfig = world.
     if not isinstance(config, learned.TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     n_test = _checks.integer("n_test", n_test, 1, 100_000)
-    path = CACHE / f"sweep-{_key(sizes, seeds, world_config, n_test, config)}.json"
+    path = CACHE / f"sweep-{cache_key(sizes, seeds, world_config, n_test, config)}.json"
     if path.is_file():
         saved = json.loads(path.read_text())
         return Sweep(sizes, seeds, {m: np.array(v) for m, v in saved["learned"].items()},
@@ -425,7 +441,7 @@ def sweep(sizes=SIZES, seeds=(0, 1, 2), world_config: world.WorldConfig = world.
             depth = learned.predict_batch(model, scenes.frame0, scenes.frame1)
             for metric, value in _score(depth, scenes).items():
                 scores[metric][i, j] = value
-    _write_atomic(path, lambda target: target.write_text(json.dumps(
+    write_atomic(path, lambda target: target.write_text(json.dumps(
         {"learned": {m: v.tolist() for m, v in scores.items()}, "methods": methods})))
     return Sweep(sizes, seeds, scores, methods, world_config, n_test, config)
 
@@ -541,7 +557,7 @@ def data_study(seeds=(0, 1, 2), nominal=DATA_NOMINAL, unique=DATA_UNIQUE,
         raise ValueError("label_noise rates must be above 0 (the sweep is the clean case)")
     result = sweep(sizes, seeds, n_test=n_test, config=config, progress=progress)
     seeds = result.seeds
-    key = _key(result.sizes, nominal, unique, label_noise, seeds, n_test, config)
+    key = cache_key(result.sizes, nominal, unique, label_noise, seeds, n_test, config)
     path = CACHE / f"data-{key}.json"
     if path.is_file():
         saved = json.loads(path.read_text())
@@ -569,7 +585,7 @@ def data_study(seeds=(0, 1, 2), nominal=DATA_NOMINAL, unique=DATA_UNIQUE,
     flipped = {m: np.array([scores[("flipped",), s][m] for s in seeds]) for m in METRICS}
     noisy = {m: np.array([[scores[("label_noise", r), s][m] for s in seeds]
                           for r in label_noise]) for m in METRICS}
-    _write_atomic(path, lambda target: target.write_text(json.dumps(
+    write_atomic(path, lambda target: target.write_text(json.dumps(
         {"filled": {f: {m: v.tolist() for m, v in d.items()} for f, d in filled.items()},
          "flipped": {m: v.tolist() for m, v in flipped.items()},
          "noisy": {m: v.tolist() for m, v in noisy.items()}})))

@@ -12,6 +12,9 @@ the deployments and per-round metrics. A round is one transaction, committed aft
 checkpoint file is written, so a process killed at any moment resumes from the last committed
 round: no label is lost or counted twice, and no checkpoint is referenced without its file.
 
+Several loops run side by side with `run_many` (one process per CPU core where the machine
+has them), each in its own database in the model cache.
+
 Command line (run from ``book/``)::
 
     python -m depthlab.loop run --db PATH --rounds R --budget B --strategy S --seed K --json
@@ -20,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import pathlib
 import sqlite3
 import sys
+import time
 
 import cv2
 import numpy as np
@@ -32,8 +37,8 @@ import torch
 
 from . import _checks, classical, experiments, learned, metrics, world
 
-__all__ = ["PHASES", "STEPS", "STRATEGIES", "LoopConfig", "main", "monitor", "phase", "run",
-           "select"]
+__all__ = ["PHASES", "STEPS", "STRATEGIES", "LoopConfig", "default_db", "main", "monitor",
+           "phase", "run", "run_many", "select"]
 
 #: The loop's steps, in order (the chapter draws its diagram from this list).
 STEPS = ("deploy", "monitor", "select", "label", "retrain", "gate", "redeploy")
@@ -43,11 +48,14 @@ STRATEGIES = ("random", "uncertainty", "disagreement", "photometric", "diversity
 
 #: The world's drift: phases of `LoopConfig.phase_rounds` rounds each, as changes to the
 #: standard `world.WorldConfig`. The last phase lasts for ever.
+#: After the photos the first model was trained on come dark, noisy frames; then a
+#: microscope whose stage moves less between the frames (a shorter baseline, so smaller
+#: flow); then documents, with more low-texture surfaces and uneven lighting.
 PHASES = (("photos", {}),
-          ("dark", {"brightness": 0.45, "noise": 0.02}),
-          ("microscopy", {"domain": "microscopy", "brightness": 0.45, "noise": 0.02}),
-          ("documents", {"domain": "documents", "brightness": 0.45, "noise": 0.02,
-                         "low_texture_share": 0.35}))
+          ("dark", {"brightness": 0.3, "noise": 0.04}),
+          ("microscopy", {"domain": "microscopy", "baseline": (0.12, 0.2)}),
+          ("documents", {"domain": "documents", "baseline": (0.12, 0.2),
+                         "low_texture_share": 0.35, "lighting_change": 0.3}))
 
 _APPLICATION_ID = 0x44455054  # "DEPT": marks a database as this loop's
 _SCHEMA = """
@@ -86,11 +94,15 @@ class LoopConfig:
         sweep's cached model).
     held_out : int
         Scenes per phase in the gate's fixed held-out set.
+    test : int
+        Scenes per phase in a separate test set, on which the deployed and the frozen first
+        model are scored for the record (the gate never sees it).
     retrain : str
-        "finetune" (the champion, further trained on every label bought) or "scratch" (a
-        fresh network, trained on them with the sweep's recipe).
+        "finetune" (the champion, trained further) or "scratch" (a fresh network, with the
+        sweep's recipe), either on every label bought and as many replayed scenes of the
+        first model.
     steps : int
-        Fine-tuning steps.
+        Fine-tuning steps (one thread, like every training run of the book).
     phase_rounds : int
         Rounds per phase of `PHASES`.
     """
@@ -98,13 +110,14 @@ class LoopConfig:
     budget: int = 16
     strategy: str = "random"
     seed: int = 0
-    stream: int = 64
+    stream: int = 48
     initial: int = experiments.SIZES[3]
     initial_steps: int = experiments.SWEEP_CONFIG.steps
     held_out: int = 48
+    test: int = 64
     retrain: str = "finetune"
-    steps: int = 150
-    phase_rounds: int = 2
+    steps: int = 60
+    phase_rounds: int = 1
 
     def __post_init__(self):
         _checks.integer("stream", self.stream, 2, 10_000)
@@ -117,15 +130,15 @@ class LoopConfig:
         if self.retrain not in ("finetune", "scratch"):
             raise ValueError(f"retrain must be 'finetune' or 'scratch', got {self.retrain!r}")
         _checks.integer("seed", self.seed, 0, 10**6)
-        for name in ("initial", "initial_steps", "held_out", "steps", "phase_rounds"):
+        for name in ("initial", "initial_steps", "held_out", "test", "steps", "phase_rounds"):
             _checks.integer(name, getattr(self, name), 1, 10**6)
 
 
 def phase(round_: int, config: LoopConfig = LoopConfig()) -> tuple[str, world.WorldConfig]:
     """The phase name and world of a round (rounds count from 1)."""
     round_ = _checks.integer("round", round_, 1, 10**6)
-    name, changes = PHASES[min((round_ - 1) // config.phase_rounds, len(PHASES) - 1)]
-    return name, dataclasses.replace(world.WorldConfig(), **changes)
+    name = PHASES[min((round_ - 1) // config.phase_rounds, len(PHASES) - 1)][0]
+    return name, _phase_world(name)
 
 
 def _phase_world(name):
@@ -136,26 +149,30 @@ def _stream_seed(seed, name):
     return 7_000_000 + 1_000 * seed + [p for p, _ in PHASES].index(name)
 
 
-def _held_out(name, n):
-    seed = world.HELD_OUT_SEED + 1 + [p for p, _ in PHASES].index(name)
+def _phase_scenes(name, n, offset):
+    """Fixed labelled scenes of a phase: the gate's held-out set (offset 1) or the test set
+    (offset 101), apart from every stream and from the book's test scenes."""
+    seed = world.HELD_OUT_SEED + offset + [p for p, _ in PHASES].index(name)
     return world.render_scenes(seed, range(n), _phase_world(name))
 
 
-def _photometric_error(frame0, frame1, disparity, direction):
+def _photometric_error(frame0, frame1, disparity):
     """Mean |frame0 - frame1 warped by the flow that ``disparity`` implies| over the pixels
-    that stay inside, at the best of a few global scales (the model's scale is arbitrary)."""
+    that stay inside, at the best of 8 motion directions and 9 global scales (the model
+    gives neither: its depth is relative, and the flow's direction is the camera's)."""
     h, w = frame0.shape
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     best = np.inf
-    for scale in np.geomspace(0.5, 2.0, 9):
-        flow = (scale * disparity).astype(np.float32)
-        map_x = xs + flow * np.float32(direction[0])
-        map_y = ys + flow * np.float32(direction[1])
-        inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
-        if inside.mean() < 0.5:
-            continue
-        warped = cv2.remap(frame1, map_x, map_y, cv2.INTER_LINEAR)
-        best = min(best, float(np.abs(frame0 - warped)[inside].mean()))
+    for angle in np.radians(np.arange(0.0, 360.0, 45.0)):
+        for scale in np.geomspace(0.5, 2.0, 9):
+            flow = (scale * disparity).astype(np.float32)
+            map_x = xs + flow * np.float32(np.cos(angle))
+            map_y = ys + flow * np.float32(np.sin(angle))
+            inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
+            if inside.mean() < 0.5:
+                continue
+            warped = cv2.remap(frame1, map_x, map_y, cv2.INTER_LINEAR)
+            best = min(best, float(np.abs(frame0 - warped)[inside].mean()))
     return best
 
 
@@ -170,8 +187,8 @@ def monitor(model: learned.DepthModel, scenes: world.Scene) -> dict:
     Returns
     -------
     dict of (N,) arrays
-        ``photometric``: the photometric error of the model's depth, warped along the flow
-        direction that the pipeline's matches find (inf where the pipeline finds none);
+        ``photometric``: the photometric error of the model's depth (frame 1 warped onto
+        frame 0 by the flow it implies, at the best-fitting motion);
         ``disagreement``: mean |log| ratio of the model's and the pipeline's median-scaled
         depth; ``uncertainty``: the spread of the model's log depth over the four flips of
         the input (a small test-time ensemble); ``absrel``: the true error, which the loop
@@ -188,9 +205,7 @@ def monitor(model: learned.DepthModel, scenes: world.Scene) -> dict:
     for i in range(len(scenes)):
         result = classical.run_pipeline(scenes.frame0[i], scenes.frame1[i])
         disagreement[i] = np.abs(_log_relative(depth[i]) - _log_relative(result.depth)).mean()
-        direction = result.fit.direction if result.reliable else None
-        photometric[i] = (np.inf if direction is None else _photometric_error(
-            scenes.frame0[i], scenes.frame1[i], 1.0 / depth[i], direction))
+        photometric[i] = _photometric_error(scenes.frame0[i], scenes.frame1[i], 1.0 / depth[i])
     absrel = np.array([metrics.depth_metrics(depth[i], scenes.depth[i]).absrel
                        for i in range(len(scenes))])
     return {"photometric": photometric, "disagreement": disagreement,
@@ -202,8 +217,8 @@ def select(strategy: str, signals: dict, features: np.ndarray, budget: int,
     """Indices of ``budget`` served scenes to label.
 
     "random" draws them uniformly; "uncertainty", "disagreement" and "photometric" take the
-    largest signal; "diversity" takes the most uncertain third of the stream and covers it
-    greedily (k-centre) in the space of ``features``, so that the batch is not a handful of
+    largest signal; "diversity" takes the most uncertain half of the stream (at least twice
+    the budget) and covers it greedily (k-centre) in the space of ``features``, so that the batch is not a handful of
     near-identical hard scenes.
     """
     n = len(features)
@@ -214,7 +229,7 @@ def select(strategy: str, signals: dict, features: np.ndarray, budget: int,
         return np.sort(np.argsort(-signals[strategy], kind="stable")[:budget])
     if strategy != "diversity":
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
-    pool = np.argsort(-signals["uncertainty"], kind="stable")[:max(budget, n // 3)]
+    pool = np.argsort(-signals["uncertainty"], kind="stable")[:max(2 * budget, n // 2)]
     chosen = [pool[0]]
     distance = np.linalg.norm(features[pool] - features[pool[0]], axis=1)
     while len(chosen) < budget:
@@ -258,10 +273,10 @@ def _checkpoints(db):
 
 
 def _save_model(model, path):
-    experiments._write_atomic(path, lambda target: learned.save(model, target))
+    experiments.write_atomic(path, lambda target: learned.save(model, target))
 
 
-def _gate_score(model, scenes):
+def _score(model, scenes):
     return float(np.mean([m.absrel for m in learned.evaluate(model, scenes)]))
 
 
@@ -310,27 +325,39 @@ def _round(connection, db, config, round_, prices, frozen, progress):
     rng = np.random.default_rng([config.seed, round_])
     chosen = select(config.strategy, signals, _features(champion, served), config.budget, rng)
     # label (bought now, committed with the round), retrain
-    initial = world.render_scenes(learned.TRAIN_SEED, range(config.initial))
+    # Every label bought so far, and as many of the first model's scenes (replayed so that it
+    # does not forget them), so that the new labels are half of what the challenger sees.
     bought = world.render_scenes(stream_seed, [first + int(i) for i in chosen], world_config)
-    dataset = learned.SceneDataset.of(initial, *_labelled_scenes(connection), bought)
-    train_config = learned.TrainConfig(steps=config.steps, lr=2e-3, seed=1000 * config.seed
-                                       + round_)
+    earlier = _labelled_scenes(connection)
+    replay = world.render_scenes(learned.TRAIN_SEED, range(min(
+        config.initial, len(bought) + sum(len(b) for b in earlier))))
+    dataset = learned.SceneDataset.of(replay, *earlier, bought)
+    train_config = learned.TrainConfig(steps=config.steps, lr=2e-3, threads=1,
+                                       seed=1000 * config.seed + round_)
+    start = time.perf_counter()
     if config.retrain == "finetune":
         challenger = learned.fit(champion, dataset, train_config, progress)
     else:
         challenger = learned.fit(learned.untrained(seed=config.seed), dataset,
                                  dataclasses.replace(train_config, steps=config.initial_steps,
                                                      lr=learned.TrainConfig().lr), progress)
+    seconds = time.perf_counter() - start
     # gate on the phase's fixed held-out set
-    held_out = _held_out(name, config.held_out)
-    scores = {"champion": _gate_score(champion, held_out),
-              "challenger": _gate_score(challenger, held_out),
-              "frozen": _gate_score(frozen, held_out)}
+    held_out = _phase_scenes(name, config.held_out, 1)
+    scores = {"champion": _score(champion, held_out),
+              "challenger": _score(challenger, held_out),
+              "frozen": _score(frozen, held_out)}
     deployed = scores["challenger"] < scores["champion"]
+    test = _phase_scenes(name, config.test, 101)
+    test_scores = {"champion": _score(champion, test), "challenger": _score(challenger, test),
+                   "frozen": _score(frozen, test)}
+    test_scores["deployed"] = test_scores["challenger" if deployed else "champion"]
     checkpoint = _checkpoints(db) / f"round-{round_:03d}.pt"
     _save_model(challenger, checkpoint)  # before the commit that references it
-    correlation = {s: float(scipy.stats.spearmanr(signals[s], signals["absrel"])[0])
-                   for s in ("photometric", "disagreement", "uncertainty")}
+    correlation = {}
+    for signal in ("photometric", "disagreement", "uncertainty"):
+        rho = scipy.stats.spearmanr(signals[signal], signals["absrel"])[0]
+        correlation[signal] = None if np.isnan(rho) else float(rho)  # None: a constant signal
     connection.execute("BEGIN IMMEDIATE")
     ids = []
     for j in range(config.stream):
@@ -347,8 +374,9 @@ def _round(connection, db, config, round_, prices, frozen, progress):
                        (round_, model_id if deployed else champion_id))
     labels, cost = connection.execute("SELECT COUNT(*), SUM(cost) FROM labels").fetchone()
     record = {"round": round_, "phase": name, "labels": labels, "cost": cost,
-              "deployed": bool(deployed), "gate": scores,
+              "deployed": bool(deployed), "gate": scores, "test": test_scores,
               "served_absrel": float(signals["absrel"].mean()),
+              "retrain_seconds": round(seconds, 2),
               "signal_correlation": correlation}
     connection.execute("INSERT INTO rounds VALUES (?, ?, ?)",
                        (round_, name, json.dumps(record)))
@@ -379,8 +407,10 @@ def run(db, rounds: int, config: LoopConfig = LoopConfig(),
     list of dict
         Every committed round's record: phase, labels and cost so far, the gate's scores
         (AbsRel on the phase's held-out set of champion, challenger and the frozen first
-        model), whether the challenger was deployed, the served scenes' true AbsRel and how
-        each monitoring signal correlates with it (Spearman).
+        model), whether the challenger was deployed, the same three models' AbsRel and the
+        deployed one's on the phase's test set, the served scenes' true AbsRel under the
+        champion and how each monitoring signal correlates with it (Spearman), and the
+        wall time of the retraining (the only field that differs between two runs).
     """
     rounds = _checks.integer("rounds", rounds, 1, 10_000)
     if not isinstance(config, LoopConfig):
@@ -388,6 +418,8 @@ def run(db, rounds: int, config: LoopConfig = LoopConfig(),
     db = pathlib.Path(db)
     db.parent.mkdir(parents=True, exist_ok=True)
     connection = _open(db, config)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the same numbers in a notebook, a worker or the command line
     try:
         if connection.execute("SELECT COUNT(*) FROM models").fetchone()[0] == 0:
             _start(connection, db, config, progress)
@@ -398,7 +430,49 @@ def run(db, rounds: int, config: LoopConfig = LoopConfig(),
         return [json.loads(m) for (m,) in connection.execute(
             "SELECT metrics FROM rounds ORDER BY round")]
     finally:
+        torch.set_num_threads(threads)
         connection.close()
+
+
+def default_db(config: LoopConfig = LoopConfig()) -> pathlib.Path:
+    """The database of a configuration in the model cache, named by the configuration and
+    by the code (so a changed loop starts afresh instead of reading stale rounds)."""
+    source = hashlib.sha256(pathlib.Path(__file__).read_bytes()).hexdigest()[:16]
+    return experiments.CACHE / f"loop-{experiments.cache_key(config, source)}.sqlite"
+
+
+def _committed(db):
+    if not db.is_file():
+        return 0
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return connection.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
+    except sqlite3.DatabaseError:
+        return 0
+    finally:
+        connection.close()
+
+
+def _run_quietly(config, rounds):
+    return run(default_db(config), rounds, config, progress=False)
+
+
+def run_many(configs, rounds: int, progress: bool = True) -> list:
+    """`run` for every configuration, each in its `default_db`, side by side.
+
+    Loops not yet done run on `experiments.workers` processes; finished ones are read from
+    their databases. Returns the records of each configuration, in order.
+    """
+    configs = list(configs)
+    rounds = _checks.integer("rounds", rounds, 1, 10_000)
+    for config in configs:
+        if not isinstance(config, LoopConfig):
+            raise TypeError(f"configs must be LoopConfigs, got {type(config).__name__}")
+    todo = [c for c in configs if _committed(default_db(c)) < rounds]
+    if todo:
+        experiments.run_parallel(_run_quietly, [(c, rounds) for c in todo], progress,
+                                 desc="loops")
+    return [run(default_db(c), rounds, c, progress=False) for c in configs]
 
 
 def main(argv=None) -> int:
@@ -421,14 +495,18 @@ def main(argv=None) -> int:
                     help="training scenes of the first model")
     go.add_argument("--initial-steps", type=int, default=defaults.initial_steps)
     go.add_argument("--held-out", type=int, default=defaults.held_out)
+    go.add_argument("--test", type=int, default=defaults.test)
+    go.add_argument("--phase-rounds", type=int, default=defaults.phase_rounds,
+                    help="rounds per phase of the drift")
     go.add_argument("--json", action="store_true", help="print one JSON list of the rounds")
     args = parser.parse_args(argv)
     try:
         config = LoopConfig(budget=args.budget, strategy=args.strategy, seed=args.seed,
                             stream=args.stream, initial=args.initial,
                             initial_steps=args.initial_steps, held_out=args.held_out,
-                            retrain=args.retrain, steps=args.steps)
-        db = args.db or experiments.CACHE / f"loop-{experiments._key(config)}.sqlite"
+                            test=args.test, retrain=args.retrain, steps=args.steps,
+                            phase_rounds=args.phase_rounds)
+        db = args.db or default_db(config)
         records = run(db, args.rounds, config, progress=not args.json)
     except (ValueError, TypeError) as error:
         parser.error(str(error))
