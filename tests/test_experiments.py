@@ -1,5 +1,6 @@
 """Tests of depthlab.experiments and its command line."""
 import json
+import math
 import pathlib
 import subprocess
 import sys
@@ -232,3 +233,10 @@ def test_the_cost_model_prices_labelled_scenes():
         experiments.CostModel(collect=0.0, label=0.0)
     with pytest.raises(TypeError, match="engineering"):
         experiments.CostModel(engineering="a lot")
+
+
+def test_run_parallel_keeps_the_order_of_the_jobs():
+    # math.pow is importable by name, as a spawned worker needs
+    assert experiments.run_parallel(math.pow, [(2, 3), (3, 2), (10, 0)], progress=False) == [
+        8.0, 9.0, 1.0]
+    assert experiments.run_parallel(math.pow, [], progress=False) == []

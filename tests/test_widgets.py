@@ -26,6 +26,15 @@ def test_two_controls_give_nested_stacks_linked_to_the_sliders():
     assert all((sliders[1].model_id, s.model_id) in targets for s in outer.children)
 
 
+def test_start_picks_the_figure_and_slider_shown_first():
+    box = widgets.precomputed(draw, start={"b_c": 1.5, "a": 3}, a=[1, 2, 3], b_c=[0.5, 1.5])
+    *sliders, outer = box.children
+    assert [s.value for s in sliders] == [3, 1.5]
+    assert outer.selected_index == 2 and all(s.selected_index == 1 for s in outer.children)
+    one = widgets.precomputed(draw, start={"a": 2}, a=[1, 2, 3])
+    assert one.children[0].value == 2 and one.children[1].selected_index == 1
+
+
 def test_live_redraws_on_change():
     calls = []
 
@@ -83,6 +92,10 @@ def test_bad_controls_are_refused():
         widgets.precomputed(draw, a=[1])
     with pytest.raises(TypeError, match="callable"):
         widgets.precomputed("draw", a=[1, 2])
+    with pytest.raises(ValueError, match="start value"):
+        widgets.precomputed(draw, start={"a": 5}, a=[1, 2])
+    with pytest.raises(ValueError, match="start value"):
+        widgets.precomputed(draw, start={"z": 1}, a=[1, 2])
     with pytest.raises(TypeError, match="value widget"):
         widgets.live(draw, a=[1, 2])
     with pytest.raises(TypeError, match="cache"):

@@ -24,7 +24,7 @@ def _label(value):
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def precomputed(draw, progress=None, dpi=100, **controls) -> ipywidgets.VBox:
+def precomputed(draw, progress=None, dpi=100, start=None, **controls) -> ipywidgets.VBox:
     """A figure explorer that works without a kernel.
 
     Parameters
@@ -35,6 +35,8 @@ def precomputed(draw, progress=None, dpi=100, **controls) -> ipywidgets.VBox:
         Wraps the iterable of combinations, e.g. ``tqdm.auto.tqdm``.
     dpi : float
         Resolution of the stored figures. Every one is saved with the page, as JPEG.
+    start : dict, optional
+        The value each named control shows first (by default its first value).
     **controls : list
         One or two controls, each a name and its list of values; a slider per control,
         labelled with the name (underscores shown as spaces).
@@ -54,23 +56,30 @@ def precomputed(draw, progress=None, dpi=100, **controls) -> ipywidgets.VBox:
     for name, values in controls.items():
         if not isinstance(values, (list, tuple)) or len(values) < 2:
             raise ValueError(f"control {name!r} needs a list of at least two values")
+    start = {} if start is None else dict(start)
+    for name, value in start.items():
+        if name not in controls or value not in controls[name]:
+            raise ValueError(f"start value {value!r} of {name!r} is not one of that control's "
+                             "values")
+    first = [list(values).index(start[name]) if name in start else 0
+             for name, values in controls.items()]
     combos = list(itertools.product(*controls.values()))
     figures = {combo: figure_bytes(draw(**dict(zip(names, combo))), "jpeg", dpi)
                for combo in (progress(combos) if progress else combos)}
     images = [ipywidgets.Image(value=figures[combo], format="jpeg") for combo in combos]
     sliders = [ipywidgets.SelectionSlider(options=[(_label(v), v) for v in values],
-                                          description=name.replace("_", " "),
+                                          index=index, description=name.replace("_", " "),
                                           continuous_update=True,
                                           style={"description_width": "initial"})
-               for name, values in controls.items()]
+               for index, (name, values) in zip(first, controls.items())]
     if len(names) == 1:
-        stack = ipywidgets.Stack(images, selected_index=0)
+        stack = ipywidgets.Stack(images, selected_index=first[0])
         links = [ipywidgets.jslink((sliders[0], "index"), (stack, "selected_index"))]
     else:
         inner_size = len(controls[names[1]])
-        inner = [ipywidgets.Stack(images[i:i + inner_size], selected_index=0)
+        inner = [ipywidgets.Stack(images[i:i + inner_size], selected_index=first[1])
                  for i in range(0, len(images), inner_size)]
-        stack = ipywidgets.Stack(inner, selected_index=0)
+        stack = ipywidgets.Stack(inner, selected_index=first[0])
         links = [ipywidgets.jslink((sliders[0], "index"), (stack, "selected_index"))]
         links += [ipywidgets.jslink((sliders[1], "index"), (child, "selected_index"))
                   for child in inner]
