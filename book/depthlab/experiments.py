@@ -169,8 +169,8 @@ def trained_model(n_scenes: int, seed: int = 0,
         raise TypeError(f"data must be a DataConfig, got {type(data).__name__}")
     config = dataclasses.replace(config, seed=_checks.integer("seed", seed, 0, 2**32 - 1))
     n_scenes = _checks.integer("n_scenes", n_scenes, 1, 10**6)
-    path = CACHE / (f"model-{cache_key(n_scenes, config, learned.ModelConfig(), world_config, data)}"
-                    ".pt")
+    key = cache_key(n_scenes, config, learned.ModelConfig(), world_config, data)
+    path = CACHE / f"model-{key}.pt"
     if path.is_file():
         return learned.load(path)
     model = learned.train(n_scenes, config, world_config=world_config, progress=progress,
