@@ -180,10 +180,12 @@ class DepthNet(nn.Module):
                                      _conv(config.context, config.context, dilation=4))
         self.out = nn.Conv2d(config.context, 1, 3, padding=1)
 
-    @torch.no_grad()
     def front(self, frames):
         """The fixed front end at half resolution: the cost volume (B, (2r+1)^2, H/2, W/2), its
-        image-wide mean (B, (2r+1)^2, 1, 1) scaled to a peak of 1, and frame 0 (B, 1, H/2, W/2)."""
+        image-wide mean (B, (2r+1)^2, 1, 1) scaled to a peak of 1, and frame 0 (B, 1, H/2, W/2).
+
+        It has no parameters, so training never differentiates through it; gradients reach
+        the frames only when they are asked for (input saliency, `depthlab.explain`)."""
         half = F.avg_pool2d(frames, 2)
         a, b = _local_norm(half[:, :1]), _local_norm(half[:, 1:])
         r, (h, w) = self.config.radius, a.shape[-2:]
