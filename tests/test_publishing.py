@@ -1,5 +1,6 @@
 """Tests of the publishing setup: Binder's requirements, the CI workflow and the book config."""
 import importlib
+import importlib.util
 import json
 import pathlib
 import re
@@ -122,3 +123,15 @@ def test_every_notebook_is_stored_executed_in_order_without_errors():
         assert counts == list(range(1, len(cells) + 1)), f"{path.name}: run it top to bottom"
         errors = [o for c in cells for o in c["outputs"] if o["output_type"] == "error"]
         assert errors == [], f"{path.name} stores an error output"
+
+
+
+def test_the_readme_executes_notebooks_with_the_cpu_settings_of_the_test_run():
+    # Notebooks stored with other settings would not match what `pytest --nbval` recomputes.
+    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+    conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conftest)
+    readme = (ROOT / "README.md").read_text()
+    assert len(conftest.CPU_SETTINGS) == 4
+    for name, value in conftest.CPU_SETTINGS.items():
+        assert f'{name}="{value}"' in readme or f"{name}={value}" in readme, name
