@@ -29,7 +29,7 @@ def test_the_true_disparity_explains_the_frames_better_than_a_wrong_one():
 
 def test_the_settings_run_from_all_learned_to_all_classical(parts):
     parts, _ = parts
-    depth, fallback = hybrid.combine(parts, np.inf, margin=np.inf)
+    depth, fallback = hybrid.combine(parts, np.inf, np.inf, margin=np.inf)
     assert not fallback.any() and np.array_equal(depth, parts.learned)
     depth, fallback = hybrid.combine(parts, 0.0, radius=np.inf, margin=np.inf)
     reliable = parts.reliable[:, None, None] & (parts.uncertainty > 0)
@@ -53,7 +53,7 @@ def test_a_failed_photometric_check_sends_the_whole_scene_back(parts):
     worse[0] = [3.0, 1.0]
     failing = dataclasses.replace(parts, photometric=worse,
                                   reliable=np.ones(len(parts), bool))
-    fallback = hybrid.combine(failing, np.inf)[1]
+    fallback = hybrid.combine(failing, np.inf, 6.0)[1]
     assert fallback[0].all() and failing.photometric_fails()[0]
     assert not failing.photometric_fails(margin=4.0)[0]
 
@@ -61,11 +61,11 @@ def test_a_failed_photometric_check_sends_the_whole_scene_back(parts):
 def test_bad_input_is_refused_with_what_was_expected(parts):
     parts, scenes = parts
     with pytest.raises(TypeError, match="hybrid.Parts"):
-        hybrid.combine("parts", 0.1)
+        hybrid.combine("parts", 0.1, 6.0)
     with pytest.raises(ValueError, match="threshold"):
-        hybrid.combine(parts, -1.0)
+        hybrid.combine(parts, -1.0, 6.0)
     with pytest.raises(ValueError, match="margin"):
-        hybrid.combine(parts, 0.1, margin=0.5)
+        hybrid.combine(parts, 0.1, 6.0, margin=0.5)
     with pytest.raises(ValueError, match="disparity"):
         hybrid.photometric_error(scenes.frame0[0], scenes.frame1[0], np.zeros((3, 3)),
                                  np.array([1.0, 0.0]))

@@ -27,14 +27,11 @@ import numpy as np
 
 from . import _checks, classical, explain, learned
 
-__all__ = ["MARGIN", "RADIUS", "Parts", "combine", "photometric_error", "prepare"]
+__all__ = ["MARGIN", "Parts", "combine", "photometric_error", "prepare"]
 
 #: The photometric check's margin: a scene falls back whole when the learned depth's
 #: photometric error is this many times the pipeline's, a gross failure and not a close call.
 MARGIN = 1.5
-
-#: Pixels within this distance (in pixels) of an inlier match count as backed by evidence.
-RADIUS = 6.0
 
 
 def photometric_error(frame0: np.ndarray, frame1: np.ndarray, disparity: np.ndarray,
@@ -154,8 +151,7 @@ def prepare(model: learned.DepthModel, frames0: np.ndarray, frames1: np.ndarray,
     return Parts(depth, uncertainty, scaled, reliable, photometric, distance)
 
 
-def combine(parts: Parts, threshold: float, radius: float = RADIUS,
-            margin: float = MARGIN):
+def combine(parts: Parts, threshold: float, radius: float, margin: float = MARGIN):
     """The hybrid's depth and where it fell back.
 
     Parameters
