@@ -193,6 +193,12 @@ def test_no_page_links_to_a_missing_file(site):
     assert missing == []
 
 
+def test_the_site_ships_no_source_maps_and_fits_its_budget(site):
+    # The budget of DESIGN.md: 30 MB for the whole built site.
+    assert list(SITE.rglob("*.map")) == []
+    assert sum(p.stat().st_size for p in SITE.rglob("*") if p.is_file()) <= 30e6
+
+
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_thebe_starts_its_kernel_in_the_folder_of_the_notebooks(site, name):
     # `import depthlab` works from book/, where the notebooks are.
