@@ -7,11 +7,13 @@ Executes each named chapter of ``book/`` in a fresh kernel, in the order given, 
 model cache that starts empty, so the first chapter runs from a cold cache and later ones
 find what earlier ones trained. With ``--warm``, runs them all again with the filled cache.
 Prints the wall time and the peak resident memory of each kernel and of its largest child
-process (a training worker).
+process (a training worker). The kernels compute with AVX2 only, as in the test run
+(`depthlab.cpu`), so that they run the notebooks the tests check.
 """
 import argparse
 import os
 import pathlib
+import sys
 import tempfile
 import time
 
@@ -19,6 +21,8 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "book"))
+from depthlab import cpu  # noqa: E402  (after the path it lives on)
 
 MEMORY = '''
 import resource
@@ -44,6 +48,7 @@ def execute(notebook_path, cache, probe=MEMORY):
 
 
 def main():
+    cpu.hold_to_avx2()  # the kernels inherit this environment
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("chapters", nargs="+", help="notebook names in book/, e.g. 04_crossover")
     parser.add_argument("--warm", action="store_true", help="run them all again, warm")

@@ -1,6 +1,5 @@
 """Tests of the publishing setup: Binder's requirements, the CI workflow and the book config."""
 import importlib
-import importlib.util
 import json
 import pathlib
 import re
@@ -9,6 +8,8 @@ import sys
 import yaml
 from pybtex.database import Entry, Person
 from sphinx.builders.html._assets import _JavaScript
+
+from depthlab import cpu
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -126,12 +127,20 @@ def test_every_notebook_is_stored_executed_in_order_without_errors():
 
 
 
-def test_the_readme_executes_notebooks_with_the_cpu_settings_of_the_test_run():
-    # Notebooks stored with other settings would not match what `pytest --nbval` recomputes.
-    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
-    conftest = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(conftest)
+
+def test_the_readme_and_binder_run_notebooks_with_the_cpu_settings_of_the_test_run():
+    # Notebooks stored, or run on Binder, with other settings would not match what
+    # `pytest --nbval` recomputes (depthlab.cpu).
     readme = (ROOT / "README.md").read_text()
-    assert len(conftest.CPU_SETTINGS) == 4
-    for name, value in conftest.CPU_SETTINGS.items():
-        assert f'{name}="{value}"' in readme or f"{name}={value}" in readme, name
+    start = ROOT / "binder" / "start"
+    assert start.stat().st_mode & 0o111, "binder/start must be executable"
+    assert start.read_text().rstrip().endswith('exec "$@"')
+    for text in (readme, start.read_text()):
+        for name, value in cpu.AVX2.items():
+            assert f'{name}="{value}"' in text or f"{name}={value}" in text, name
+
+
+def test_holding_to_avx2_keeps_an_explicit_setting():
+    environ = {"ATEN_CPU_CAPABILITY": "default"}
+    cpu.hold_to_avx2(environ)
+    assert environ == {**cpu.AVX2, "ATEN_CPU_CAPABILITY": "default"}

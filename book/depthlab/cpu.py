@@ -1,0 +1,28 @@
+"""The same numbers on any x86-64 CPU.
+
+PyTorch (its ATen kernels, oneDNN and MKL) and NumPy choose their vector instructions when
+they load. A CPU with AVX-512 rounds sums differently from one with AVX2, and a few hundred
+training steps, or an iterative curve fit, turn that into a different third decimal: the
+stored outputs of the notebooks would no longer match a fresh run. `AVX2` holds all of them to
+AVX2, which every x86-64 CPU of the last decade has. It only works in the environment of a
+process that has not loaded torch or numpy yet, so `hold_to_avx2` is called where processes
+start: the test run (``conftest.py``), the benchmarks and Binder (``binder/start``), whose
+kernels and training workers inherit it.
+"""
+from __future__ import annotations
+
+import os
+
+__all__ = ["AVX2", "hold_to_avx2"]
+
+#: The environment variables, and their values, that hold PyTorch and NumPy to AVX2.
+AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+        "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
+
+
+def hold_to_avx2(environ=os.environ) -> None:
+    """Sets every variable of `AVX2` in ``environ`` that is not set already (an explicit
+    setting wins)."""
+    for name, value in AVX2.items():
+        environ.setdefault(name, value)
