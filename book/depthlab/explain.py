@@ -26,7 +26,7 @@ from scipy.ndimage import distance_transform_edt
 from . import _checks, classical, learned, metrics
 
 __all__ = ["FRACTIONS", "Evidence", "ause", "classical_evidence", "learned_uncertainty",
-           "pixel_error", "saliency", "sparsification"]
+           "match_distance", "pixel_error", "relative_log_depth", "saliency", "sparsification"]
 
 #: The shares of pixels removed along a sparsification curve.
 FRACTIONS = np.linspace(0.0, 0.9, 19)
@@ -46,17 +46,30 @@ class Evidence:
         Inlier matches within ``radius`` pixels.
     radius : float
         The radius of ``support``, in pixels.
-    confidence : (H, W) float array
-        ``-distance``: higher is more trustworthy.
     """
 
     distance: np.ndarray
     support: np.ndarray
     radius: float
 
-    @property
-    def confidence(self) -> np.ndarray:
-        return -self.distance
+
+def _check_result(result):
+    if not isinstance(result, classical.PipelineResult):
+        raise TypeError(f"result must be a classical.PipelineResult, got "
+                        f"{type(result).__name__}")
+
+
+def match_distance(result: classical.PipelineResult) -> np.ndarray:
+    """(H, W) distance in pixels from every pixel to the nearest inlier match of a
+    `classical.run_pipeline` result; inf everywhere when the result is unreliable."""
+    _check_result(result)
+    shape = result.depth.shape
+    if not result.reliable:
+        return np.full(shape, np.inf)
+    seeds = np.zeros(shape, bool)
+    pixels = np.clip(np.round(result.points).astype(int), 0, np.array(shape[::-1]) - 1)
+    seeds[pixels[:, 1], pixels[:, 0]] = True
+    return distance_transform_edt(~seeds)
 
 
 def classical_evidence(result: classical.PipelineResult, radius: float = 8.0) -> Evidence:
@@ -74,25 +87,20 @@ def classical_evidence(result: classical.PipelineResult, radius: float = 8.0) ->
         With no reliable estimate (too few inliers), the distance is inf and the support 0
         everywhere: the constant depth map rests on no evidence.
     """
-    if not isinstance(result, classical.PipelineResult):
-        raise TypeError(f"result must be a classical.PipelineResult, got "
-                        f"{type(result).__name__}")
+    _check_result(result)
     radius = _checks.number("radius", radius, 1e-6, 1e6)
     shape = result.depth.shape
-    if not result.reliable:
-        return Evidence(np.full(shape, np.inf), np.zeros(shape), radius)
-    seeds = np.zeros(shape, bool)
-    pixels = np.clip(np.round(result.points).astype(int), 0, np.array(shape[::-1]) - 1)
-    seeds[pixels[:, 1], pixels[:, 0]] = True
-    distance = distance_transform_edt(~seeds)
-    ys, xs = np.mgrid[:shape[0], :shape[1]]
     support = np.zeros(shape)
-    for x, y in result.points:  # a few hundred points at most
-        support += (xs - x) ** 2 + (ys - y) ** 2 <= radius ** 2
-    return Evidence(distance, support, radius)
+    if result.reliable:
+        ys, xs = np.mgrid[:shape[0], :shape[1]]
+        for x, y in result.points:  # a few hundred points at most
+            support += (xs - x) ** 2 + (ys - y) ** 2 <= radius ** 2
+    return Evidence(match_distance(result), support, radius)
 
 
-def _normalised_log(depth):
+def relative_log_depth(depth: np.ndarray) -> np.ndarray:
+    """Log depth minus its median over each image, for (H, W) or (N, H, W) maps: relative
+    depth maps of any scale become comparable (0.1 apart is about 10%)."""
     log = np.log(np.maximum(depth, 1e-6))
     return log - np.median(log, axis=(-2, -1), keepdims=True)
 
@@ -128,7 +136,7 @@ def learned_uncertainty(model: learned.DepthModel, frames0: np.ndarray,
     for axes in _FLIPS:
         flip = (lambda a: np.flip(a, axes).copy()) if axes else (lambda a: a)
         views.append(flip(learned.predict_batch(model, flip(frames0), flip(frames1))))
-    uncertainty = np.stack([_normalised_log(v) for v in views]).std(0)
+    uncertainty = np.stack([relative_log_depth(v) for v in views]).std(0)
     depth = views[0]
     return (depth[0], uncertainty[0]) if single else (depth, uncertainty)
 

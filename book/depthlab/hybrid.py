@@ -136,7 +136,7 @@ def prepare(model: learned.DepthModel, frames0: np.ndarray, frames1: np.ndarray,
     scaled = np.empty(depth.shape)
     reliable = np.array([r.reliable and r.fit.direction is not None for r in results])
     photometric = np.full((len(depth), 2), np.nan)
-    distance = np.stack([explain.classical_evidence(r).distance for r in results])
+    distance = np.stack([explain.match_distance(r) for r in results])
     for i, r in enumerate(results):
         scaled[i] = r.depth * np.median(depth[i] / r.depth)
         if not reliable[i]:

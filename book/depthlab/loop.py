@@ -30,12 +30,11 @@ import sqlite3
 import sys
 import time
 
-import cv2
 import numpy as np
 import scipy.stats
 import torch
 
-from . import _checks, classical, experiments, learned, metrics, world
+from . import _checks, classical, experiments, explain, hybrid, learned, metrics, world
 
 __all__ = ["PHASES", "STEPS", "STRATEGIES", "LoopConfig", "default_db", "main", "monitor",
            "phase", "run", "run_many", "select"]
@@ -157,28 +156,13 @@ def _phase_scenes(name, n, offset):
 
 
 def _photometric_error(frame0, frame1, disparity):
-    """Mean |frame0 - frame1 warped by the flow that ``disparity`` implies| over the pixels
-    that stay inside, at the best of 8 motion directions and 9 global scales (the model
-    gives neither: its depth is relative, and the flow's direction is the camera's)."""
-    h, w = frame0.shape
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    best = np.inf
-    for angle in np.radians(np.arange(0.0, 360.0, 45.0)):
-        for scale in np.geomspace(0.5, 2.0, 9):
-            flow = (scale * disparity).astype(np.float32)
-            map_x = xs + flow * np.float32(np.cos(angle))
-            map_y = ys + flow * np.float32(np.sin(angle))
-            inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
-            if inside.mean() < 0.5:
-                continue
-            warped = cv2.remap(frame1, map_x, map_y, cv2.INTER_LINEAR)
-            best = min(best, float(np.abs(frame0 - warped)[inside].mean()))
-    return best
-
-
-def _log_relative(depth):
-    log = np.log(np.maximum(depth, 1e-6))
-    return log - np.median(log, axis=(-2, -1), keepdims=True)
+    """`hybrid.photometric_error` at the best of 8 motion directions and 9 global scales
+    (the model gives neither: its depth is relative, and the flow's direction is the
+    camera's)."""
+    return min(hybrid.photometric_error(frame0, frame1, scale * disparity,
+                                        np.array([np.cos(angle), np.sin(angle)]))
+               for angle in np.radians(np.arange(0.0, 360.0, 45.0))
+               for scale in np.geomspace(0.5, 2.0, 9))
 
 
 def monitor(model: learned.DepthModel, scenes: world.Scene) -> dict:
@@ -194,17 +178,13 @@ def monitor(model: learned.DepthModel, scenes: world.Scene) -> dict:
         the input (a small test-time ensemble); ``absrel``: the true error, which the loop
         itself never uses.
     """
-    depth = learned.predict_batch(model, scenes.frame0, scenes.frame1)
-    views = [depth]
-    for axes in ((2,), (1,), (1, 2)):
-        flipped = learned.predict_batch(model, np.flip(scenes.frame0, axes).copy(),
-                                        np.flip(scenes.frame1, axes).copy())
-        views.append(np.flip(flipped, axes))
-    uncertainty = np.stack([_log_relative(v) for v in views]).std(0).mean((-2, -1))
+    depth, spread = explain.learned_uncertainty(model, scenes.frame0, scenes.frame1)
+    uncertainty = spread.mean((-2, -1))
     photometric, disagreement = np.zeros(len(scenes)), np.zeros(len(scenes))
     for i in range(len(scenes)):
         result = classical.run_pipeline(scenes.frame0[i], scenes.frame1[i])
-        disagreement[i] = np.abs(_log_relative(depth[i]) - _log_relative(result.depth)).mean()
+        disagreement[i] = np.abs(explain.relative_log_depth(depth[i])
+                                 - explain.relative_log_depth(result.depth)).mean()
         photometric[i] = _photometric_error(scenes.frame0[i], scenes.frame1[i], 1.0 / depth[i])
     absrel = np.array([metrics.depth_metrics(depth[i], scenes.depth[i]).absrel
                        for i in range(len(scenes))])
