@@ -8,3 +8,9 @@ or numpy; ``pythonpath = book`` makes `depthlab` importable here.
 from depthlab import cpu
 
 cpu.hold_to_avx2()
+
+
+def pytest_collection_modifyitems(items):
+    """The second executions of tests/test_determinism.py run last, after ``--nbval`` has run
+    every notebook once."""
+    items.sort(key=lambda item: item.path.name == "test_determinism.py")

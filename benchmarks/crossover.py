@@ -14,7 +14,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from chapters import ROOT, execute  # noqa: E402  (the benchmark folder is not a package)
+from run_notebooks import ROOT, execute  # noqa: E402  (the benchmark folder is not a package)
 
 NOTEBOOK = ROOT / "book" / "04_crossover.ipynb"
 
@@ -40,9 +40,9 @@ print("BENCHMARK", max(_changes), sum(_changes) / len(_changes), _retrain,
 
 def main():
     with tempfile.TemporaryDirectory() as cache:
-        cold, (cold_kernel_mb, workers_mb) = execute(NOTEBOOK, cache)
+        cold, (cold_kernel_mb, workers_mb), _ = execute(NOTEBOOK, cache)
         print(f"chapter, cold cache: {cold:.0f} s")
-        warm, (worst, mean, retrain, kernel_mb, _) = execute(NOTEBOOK, cache, PROBE)
+        warm, (worst, mean, retrain, kernel_mb, _), _ = execute(NOTEBOOK, cache, PROBE)
     print(f"chapter, warm cache: {warm - retrain:.0f} s (the probe's {retrain:.0f} s retrain excluded)")
     print(f"live explorer, slider change: {1e3 * mean:.0f} ms mean, {1e3 * worst:.0f} ms worst")
     print(f"live retrain at the largest size (train, score, draw): {retrain:.1f} s")

@@ -76,9 +76,10 @@ def test_the_book_config_points_launch_buttons_and_thebe_at_the_notebooks():
     for path in config["bibtex_bibfiles"]:
         assert (ROOT / path).is_file()
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    chapters = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    parts = {part["caption"]: [c["file"] for c in part["chapters"]] for part in toc["parts"]}
     notebooks = sorted(f"book/{p.stem}" for p in (ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
-    assert chapters == notebooks, "every chapter notebook is in the table of contents, in order"
+    assert parts["Chapters"] == notebooks, "every chapter notebook is in the table of contents, in order"
+    assert parts["About the book"] == ["book/reproducibility"]
 
 
 def _extension(name):

@@ -8,6 +8,7 @@ Playwright is installed. Full-page screenshots go to ``_build/screenshots/`` for
 import functools
 import html.parser
 import http.server
+import json
 import pathlib
 import re
 import shutil
@@ -21,8 +22,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SITE = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 SOURCES = {"intro": ROOT / "book" / "intro.md",
-           **{p.stem: p for p in sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))}}
-CHAPTERS = [name for name in SOURCES if name != "intro"]
+           **{p.stem: p for p in sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))},
+           "reproducibility": ROOT / "book" / "reproducibility.ipynb"}
+CHAPTERS = [name for name in SOURCES if name not in ("intro", "reproducibility")]
 BROWSER = next(filter(None, map(shutil.which, ("chromium", "chromium-browser",
                                                "google-chrome"))), None)
 
@@ -173,6 +175,22 @@ class _Links(html.parser.HTMLParser):
         for key in ("href", "src"):
             if attrs.get(key) and not (tag == "a" and key == "src"):
                 self.targets.append(attrs[key])
+
+
+def test_the_status_page_shows_every_chapter_measured(browser, site):
+    page = browser.new_page()
+    page.goto(f"{site}/book/reproducibility.html")
+    status = json.loads((ROOT / "book" / "status.json").read_text())
+    table = page.locator("table").first
+    rows = table.locator("tbody tr")
+    assert rows.count() == len(CHAPTERS) + 1  # and the whole book
+    for i, name in enumerate(CHAPTERS):
+        link = rows.nth(i).locator("a")
+        assert link.get_attribute("href").startswith(f"{name}.html")
+        assert rows.nth(i).locator("td").nth(1).inner_text() == \
+            f"{status['chapters'][name]['cold']['seconds']:.0f}"
+    assert "{doc}" not in page.inner_text("main")  # the MyST roles were rendered
+    page.close()
 
 
 def test_no_page_links_to_a_missing_file(site):

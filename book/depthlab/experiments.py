@@ -655,14 +655,20 @@ def _print_data(result):
 
 
 def main(argv=None) -> int:
-    """The command line: ``classical --scenes N [--json]``, ``crossover [--json]`` or
-    ``duplicates [--json]``."""
+    """The command line: ``classical --scenes N [--json]``, ``learned --scenes N --seed K
+    [--json]``, ``crossover [--json]`` or ``duplicates [--json]``."""
     parser = argparse.ArgumentParser(prog="python -m depthlab.experiments",
                                      description="Run one of the book's studies.")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("classical", help="the classical pipeline on held-out scenes")
     run.add_argument("--scenes", type=int, default=200, help="number of held-out scenes")
     run.add_argument("--json", action="store_true", help="print one JSON object")
+    one = commands.add_parser("learned", help="train the learned model (cached) and score it on "
+                              "the held-out scenes")
+    one.add_argument("--scenes", type=int, default=SIZES[-1], help="number of training scenes")
+    one.add_argument("--seed", type=int, default=0, help="the training seed")
+    one.add_argument("--test", type=int, default=200, help="number of held-out scenes")
+    one.add_argument("--json", action="store_true", help="print one JSON object")
     cross = commands.add_parser("crossover", help="the learned model's learning curve against "
                                 "the classical pipeline (cached; cold, about 10 minutes)")
     cross.add_argument("--seeds", type=int, default=3, help="seeds 0 .. SEEDS - 1")
@@ -685,7 +691,13 @@ def main(argv=None) -> int:
         return 0
     if args.scenes < 1:
         parser.error("--scenes must be at least 1")
-    summary = evaluate_classical(test_scenes(args.scenes), progress=not args.json).summary()
+    if args.command == "learned":
+        model = trained_model(args.scenes, args.seed, progress=not args.json)
+        scores = metrics.mean_metrics(learned.evaluate(model, test_scenes(args.test)))
+        summary = {"n_scenes": args.scenes, "seed": args.seed, "n_test": args.test,
+                   **{m: float(getattr(scores, m)) for m in METRICS}}
+    else:
+        summary = evaluate_classical(test_scenes(args.scenes), progress=not args.json).summary()
     if args.json:
         print(json.dumps(summary))
     else:
