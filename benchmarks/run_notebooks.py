@@ -112,10 +112,15 @@ def compared_outputs(notebook):
 
 
 def differences(run, reference):
-    """The indices of the code cells whose compared outputs differ between two executions of
-    one notebook."""
-    return [i for (i, a), (_, b) in zip(compared_outputs(run), compared_outputs(reference))
-            if a != b]
+    """The code cells whose compared outputs differ between two executions of one notebook:
+    cell index to the first differing output key and both values (shortened)."""
+    found = {}
+    for (i, a), (_, b) in zip(compared_outputs(run), compared_outputs(reference)):
+        if a != b:
+            key = next(k for k in sorted({*a, *b}) if a.get(k) != b.get(k))
+            found[i] = {"key": key, "run": str(a.get(key))[:300],
+                        "reference": str(b.get(key))[:300]}
+    return found
 
 
 def machine():
@@ -194,7 +199,7 @@ def main():
                 print(f"{name} ({state}): {seconds:.0f} s, peak RSS kernel {kernel_mb:.0f} MB, "
                       f"largest child {child_mb:.0f} MB", file=sys.stderr, flush=True)
     misses = over_budget(chapters, states)
-    unstable = [f"{name} ({state}): cells {run[key]} differ from {what}"
+    unstable = [f"{name} ({state}): cells {sorted(run[key])} differ from {what}"
                 for name, runs in chapters.items() for state, run in runs.items()
                 for key, what in (("cells_differing_from_stored", "the stored outputs"),
                                   ("cells_differing_from_cold", "the cold run"))
