@@ -2,7 +2,7 @@
 
     python benchmarks/crossover.py        # from the repository root; about 10 minutes
 
-Executes ``book/04_crossover.ipynb`` in a fresh kernel twice: first with an empty model cache
+Executes ``book/05_crossover.ipynb`` in a fresh kernel twice: first with an empty model cache
 (cold: the whole sweep trains), then with the cache that run filled (warm). After the warm run,
 the same kernel times changes of the live explorer's data-size slider (to every size, twice)
 and one press of its "train at this N now" button at the largest size (training, scoring and
@@ -16,7 +16,7 @@ import tempfile
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from run_notebooks import ROOT, execute  # noqa: E402  (the benchmark folder is not a package)
 
-NOTEBOOK = ROOT / "book" / "04_crossover.ipynb"
+NOTEBOOK = ROOT / "book" / "05_crossover.ipynb"
 
 PROBE = '''
 import resource

@@ -2,7 +2,7 @@
 on a schedule; not a test).
 
     python benchmarks/run_notebooks.py                   # every chapter, cold then warm
-    python benchmarks/run_notebooks.py 04_crossover 06_loop --cold-only
+    python benchmarks/run_notebooks.py 05_crossover 07_loop --cold-only
 
 Executes each chapter of ``book/`` (all of them, in order, unless some are named) in a fresh
 kernel with one model cache that starts empty: the first chapter runs from a cold cache and
@@ -49,7 +49,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 # The budgets of the book's design rules, on a 2-core CPU with no GPU.
 BUDGETS = {
     "chapter_cold_s": 180.0,
-    "chapter_cold_s_exceptions": {"04_crossover": 300.0, "06_loop": 300.0},
+    "chapter_cold_s_exceptions": {"05_crossover": 300.0, "07_loop": 300.0},
     "book_cold_s": 900.0,
     "book_warm_s": 120.0,
     "kernel_peak_mb": 1500.0,  # 1.5 GB; Binder gives about 2 GB
@@ -174,7 +174,7 @@ def main():
     cpu.hold_to_avx2()  # the kernels inherit this environment
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("chapters", nargs="*", default=CHAPTERS,
-                        help="notebook names in book/, e.g. 04_crossover (default: every chapter)")
+                        help="notebook names in book/, e.g. 05_crossover (default: every chapter)")
     parser.add_argument("--cold-only", action="store_true", help="skip the warm run")
     args = parser.parse_args()
     names = [name.removesuffix(".ipynb") for name in args.chapters]

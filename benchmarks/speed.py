@@ -3,8 +3,11 @@
     python benchmarks/speed.py            # from the repository root
 
 Prints scenes rendered per second (one core), the classical pipeline's time per pair (after
-warm-up), the learned model's training time and batched inference time per pair, and the
-peak resident memory.
+warm-up), with SIFT's descriptor and with a learned one (`depthlab.features`), the learned
+descriptor's training time (rendering its scenes included, one thread, as in the sweep), the
+learned model's training time and batched inference time per pair, and the peak resident
+memory. The targets: a descriptor trains in 10 s or less, and the pipeline with it takes 15 ms
+or less per pair.
 """
 import pathlib
 import resource
@@ -16,7 +19,7 @@ import cv2
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "book"))
 import torch  # noqa: E402
 
-from depthlab import classical, experiments, learned, world  # noqa: E402
+from depthlab import classical, experiments, features, learned, world  # noqa: E402
 
 
 def best_of(repeats, run):
@@ -42,15 +45,27 @@ def world_speed(n_scenes=1024, batch=64):
     return n_scenes / seconds
 
 
-def classical_speed(n_pairs=100):
+def classical_speed(n_pairs=100, descriptor=None):
+    """ms per pair of the whole pipeline (detection, description, matching, RANSAC, depth)."""
     scenes = experiments.test_scenes(n_pairs)
-    classical.run_pipeline(scenes[0].frame0, scenes[0].frame1)  # warm-up: SIFT's first call
+    # warm-up: SIFT's first call
+    classical.run_pipeline(scenes[0].frame0, scenes[0].frame1, descriptor=descriptor)
 
     def run():
         for i in range(n_pairs):
-            classical.run_pipeline(scenes[i].frame0, scenes[i].frame1)
+            classical.run_pipeline(scenes[i].frame0, scenes[i].frame1, descriptor=descriptor)
 
     return 1e3 * best_of(3, run) / n_pairs
+
+
+def descriptor_speed(sizes=(16, 4096)):
+    """Seconds to train the sweep's descriptor (one thread), rendering included, per size."""
+    seconds = {}
+    for n in sizes:
+        start = time.perf_counter()
+        descriptor = features.train(n, experiments.FEATURE_CONFIG, progress=False)
+        seconds[n] = time.perf_counter() - start
+    return seconds, descriptor
 
 
 def learned_speed(sizes=(16, 4096), n_pairs=200):
@@ -71,6 +86,13 @@ def learned_speed(sizes=(16, 4096), n_pairs=200):
 def main():
     print(f"world: {world_speed():.0f} scenes/s at 64 x 96 on one core (best of 5)")
     print(f"classical pipeline: {classical_speed():.1f} ms per pair at 64 x 96 (best of 3)")
+    seconds, descriptor = descriptor_speed()
+    for n, s in seconds.items():
+        print(f"learned descriptor: {s:.1f} s to train on {n} scenes, one thread "
+              f"({descriptor.train_config.steps} steps)")
+    torch.set_num_threads(1)
+    print(f"pipeline with the learned descriptor: {classical_speed(descriptor=descriptor):.1f} ms "
+          "per pair at 64 x 96, one thread (best of 3)")
     seconds, ms_per_pair, config = learned_speed()
     for n, s in seconds.items():
         print(f"learned model: {s:.1f} s to train on {n} scenes ({config.steps} steps, "

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from depthlab import experiments, learned, world
+from depthlab import experiments, features, learned, world
 
 BOOK = pathlib.Path(__file__).resolve().parents[1] / "book"
 
@@ -101,9 +101,22 @@ def test_models_and_sweeps_are_cached_by_configuration(tmp_path, monkeypatch):
     experiments.trained_model(6, 1, config=tiny, progress=False)
     assert len(list(tmp_path.glob("model-*.pt"))) == 2  # another seed is another model
 
+    monkeypatch.setattr(experiments, "FEATURE_CONFIG",
+                        features.DescriptorTrainConfig(steps=2, scenes_per_step=1))
     result = experiments.sweep(sizes=(2, 6), seeds=(0, 1), n_test=3, config=tiny,
                                progress=False)
     assert result.learned["delta1"].shape == (2, 2)
+    assert set(result.learned_features) == set(experiments.FEATURE_METRICS)
+    assert result.learned_features["recall"].shape == (2, 2)
+    assert {"precision", "recall"} <= set(result.methods["classical"])
+    assert result.crossover("absrel", curve="learned_features").shape == (2,)
+    assert len(list(tmp_path.glob("descriptor-*.pt"))) == 4
+    assert "learned_features" in result.to_json()
+    bare = experiments.sweep(sizes=(2, 6), seeds=(0, 1), n_test=3, config=tiny,
+                             progress=False, with_features=False)
+    assert bare.learned_features == {}
+    with pytest.raises(ValueError, match="measured curves"):
+        bare.crossover("absrel", curve="learned_features")
     assert set(result.methods) == {"classical", "motion_stereo", "constant"}
     assert len(list(tmp_path.glob("sweep-*.json"))) == 1
 
@@ -111,9 +124,11 @@ def test_models_and_sweeps_are_cached_by_configuration(tmp_path, monkeypatch):
         raise AssertionError("a cached sweep must not train")
 
     monkeypatch.setattr(learned, "train", no_training)
+    monkeypatch.setattr(features, "train", no_training)
     cached = experiments.sweep(sizes=(2, 6), seeds=(0, 1), n_test=3, config=tiny,
                                progress=False)
     assert np.array_equal(cached.learned["absrel"], result.learned["absrel"])
+    assert np.array_equal(cached.learned_features["recall"], result.learned_features["recall"])
 
 
 def test_code_version_depends_on_the_source(monkeypatch):

@@ -148,7 +148,7 @@ def test_every_kernel_free_figure_changes_when_its_control_moves(browser, site, 
 
 
 def test_the_data_size_slider_changes_the_crossover_figure(browser, site):
-    page, _ = _open(browser, site, "04_crossover")
+    page, _ = _open(browser, site, "05_crossover")
     try:
         slider = page.locator(".widget-slider", has=page.locator(
             ".widget-label", has_text="training scenes")).first

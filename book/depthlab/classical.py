@@ -1,6 +1,8 @@
 """The classical pipeline: relative depth from two frames with SIFT, step by step.
 
-1. `detect`: SIFT keypoints and descriptors in each frame (Lowe, 2004).
+1. `detect`: SIFT keypoints and descriptors in each frame (Lowe, 2004). A learned descriptor
+   (`depthlab.features`) can replace SIFT's at the same keypoints: ``descriptor=`` here, in
+   `run_pipeline` and in `estimate_depth`; every later step is unchanged.
 2. `match`: nearest-neighbour descriptor matches, kept by Lowe's ratio test.
 3. `filter_matches`: epipolar RANSAC (Fischler and Bolles, 1981). For a camera that
    translates in its image plane every flow vector is parallel to one direction, so a single
@@ -27,7 +29,8 @@ from scipy.ndimage import distance_transform_edt
 from . import _checks
 
 __all__ = ["EpipolarFit", "Features", "Matches", "PipelineResult", "UnreliableDepthWarning",
-           "densify", "detect", "estimate_depth", "filter_matches", "match", "motion_stereo",
+           "densify", "detect", "estimate_depth", "filter_matches", "keypoints", "match",
+           "motion_stereo",
            "relative_depth", "run_pipeline", "sparse_flow", "stereo_sgbm"]
 
 _MAX_HYPOTHESES = 500
@@ -39,14 +42,14 @@ class UnreliableDepthWarning(UserWarning):
 
 @dataclasses.dataclass(frozen=True)
 class Features:
-    """SIFT features of one frame.
+    """Features of one frame: SIFT keypoints and their descriptors.
 
     Attributes
     ----------
     points : (N, 2) float32 array
         Keypoint positions ``(x, y)`` in pixels.
-    descriptors : (N, 128) float32 array
-        SIFT descriptors.
+    descriptors : (N, D) float32 array
+        SIFT's descriptors (D = 128), or a learned descriptor's.
     sizes : (N,) float32 array
         Keypoint diameters in pixels.
     """
@@ -137,8 +140,8 @@ class PipelineResult:
     reliable: bool
 
 
-def detect(image: np.ndarray, contrast_threshold: float = 0.01) -> Features:
-    """Detects SIFT keypoints and computes their descriptors.
+def keypoints(image: np.ndarray, contrast_threshold: float = 0.01):
+    """SIFT's keypoints alone, without descriptors.
 
     Parameters
     ----------
@@ -150,18 +153,78 @@ def detect(image: np.ndarray, contrast_threshold: float = 0.01) -> Features:
 
     Returns
     -------
+    points : (N, 2) float32 array
+        Positions ``(x, y)`` in pixels.
+    sizes : (N,) float32 array
+        Keypoint diameters in pixels.
+    """
+    image = _checks.image("image", image)
+    contrast_threshold = _checks.number("contrast_threshold", contrast_threshold, 1e-6, 1.0)
+    found = _sift(contrast_threshold).detect(_to_uint8(image), None)
+    return _keypoint_arrays(found)
+
+
+def _sift(contrast_threshold):
+    return cv2.SIFT_create(contrastThreshold=contrast_threshold)
+
+
+def _to_uint8(image):
+    return np.round(image * 255.0).astype(np.uint8)
+
+
+def _keypoint_arrays(found):
+    return (np.array([k.pt for k in found], np.float32).reshape(-1, 2),
+            np.array([k.size for k in found], np.float32))
+
+
+def detect(image: np.ndarray, contrast_threshold: float = 0.01, descriptor=None) -> Features:
+    """Detects SIFT keypoints and computes their descriptors.
+
+    Parameters
+    ----------
+    image : (H, W) array
+        A grey frame, uint8 or float in [0, 1].
+    contrast_threshold : float
+        SIFT's contrast threshold in (0, 1) (see `keypoints`).
+    descriptor : callable, optional
+        ``descriptor(image, points)`` with ``image`` (H, W) float32 in [0, 1] and ``points``
+        (N, 2) float32 returns (N, D) float32 descriptors, for example a
+        `depthlab.features.LearnedDescriptor`. None computes SIFT's own. With a
+        descriptor, keypoints that SIFT repeats at one position (one per orientation) are
+        kept once.
+
+    Returns
+    -------
     Features
     """
     image = _checks.image("image", image)
     contrast_threshold = _checks.number("contrast_threshold", contrast_threshold, 1e-6, 1.0)
-    grey = np.round(image * 255.0).astype(np.uint8)
-    keypoints, descriptors = cv2.SIFT_create(contrastThreshold=contrast_threshold).detectAndCompute(
-        grey, None)
-    if descriptors is None:
-        descriptors = np.zeros((0, 128), np.float32)
-    return Features(points=np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2),
-                    descriptors=descriptors.astype(np.float32),
-                    sizes=np.array([k.size for k in keypoints], np.float32))
+    if descriptor is not None and not callable(descriptor):
+        raise TypeError(f"descriptor must be callable (image, points) -> (N, D) array or None, "
+                        f"got {type(descriptor).__name__}")
+    if descriptor is None:
+        found, descriptors = _sift(contrast_threshold).detectAndCompute(_to_uint8(image), None)
+        points, sizes = _keypoint_arrays(found)
+        if descriptors is None:
+            descriptors = np.zeros((0, 128), np.float32)
+    else:
+        points, sizes = _keypoint_arrays(_sift(contrast_threshold).detect(_to_uint8(image),
+                                                                          None))
+        # SIFT repeats a keypoint for each dominant orientation of its patch; a descriptor
+        # without orientations would give the copies one descriptor, and the ratio test
+        # would reject them all as ambiguous. Each position is kept once.
+        _, first = np.unique(points, axis=0, return_index=True)
+        first = np.sort(first)
+        points, sizes = points[first], sizes[first]
+        descriptors = descriptor(image, points)
+        if not isinstance(descriptors, np.ndarray) or descriptors.ndim != 2 \
+                or len(descriptors) != len(points) or descriptors.shape[1] < 1:
+            raise ValueError(f"descriptor must return an ({len(points)}, D) array for "
+                             f"{len(points)} points, got "
+                             f"{getattr(descriptors, 'shape', type(descriptors).__name__)}")
+        if not np.isfinite(descriptors).all():
+            raise ValueError("descriptor returned NaN or inf")
+    return Features(points=points, descriptors=descriptors.astype(np.float32), sizes=sizes)
 
 
 def _check_features(name, value):
@@ -401,7 +464,8 @@ def densify(points: np.ndarray, depth: np.ndarray, shape: tuple[int, int]) -> np
 
 def run_pipeline(frame0: np.ndarray, frame1: np.ndarray, ratio: float = 0.8,
                  method: str = "translation", threshold: float = 0.5, min_inliers: int = 8,
-                 contrast_threshold: float = 0.01, seed: int = 0) -> PipelineResult:
+                 contrast_threshold: float = 0.01, seed: int = 0,
+                 descriptor=None) -> PipelineResult:
     """Runs every step of the classical pipeline and keeps the intermediate results.
 
     Parameters
@@ -416,6 +480,8 @@ def run_pipeline(frame0: np.ndarray, frame1: np.ndarray, ratio: float = 0.8,
         Fewest inliers for a reliable estimate (>= 1).
     contrast_threshold : float
         SIFT's contrast threshold (see `detect`).
+    descriptor : callable, optional
+        A descriptor to use in place of SIFT's at SIFT's keypoints (see `detect`).
 
     Returns
     -------
@@ -426,7 +492,8 @@ def run_pipeline(frame0: np.ndarray, frame1: np.ndarray, ratio: float = 0.8,
     a, b = _checks.frame_pair(frame0, frame1)
     ratio = _checks.number("ratio", ratio, 1e-6, 1.0)
     min_inliers = _checks.integer("min_inliers", min_inliers, 1, 10**6)
-    features0, features1 = detect(a, contrast_threshold), detect(b, contrast_threshold)
+    features0 = detect(a, contrast_threshold, descriptor)
+    features1 = detect(b, contrast_threshold, descriptor)
     candidates = match(features0, features1, ratio=1.0)
     keep = candidates.ratio < ratio if ratio < 1.0 else np.ones(len(candidates), bool)
     matches = Matches(candidates.index0[keep], candidates.index1[keep], candidates.ratio[keep])
@@ -448,7 +515,7 @@ def estimate_depth(frame0: np.ndarray, frame1: np.ndarray, **params) -> np.ndarr
     frame0, frame1 : (H, W) arrays
         Grey frames of the same shape, uint8 or float in [0, 1].
     **params
-        Passed to `run_pipeline` (``ratio``, ``method``, ``threshold``, ...).
+        Passed to `run_pipeline` (``ratio``, ``method``, ``threshold``, ``descriptor``, ...).
 
     Returns
     -------

@@ -3,12 +3,14 @@
 Command line (run from ``book/``, or with ``book`` on ``PYTHONPATH``)::
 
     python -m depthlab.experiments classical --scenes 200 --json
+    python -m depthlab.experiments features --json
     python -m depthlab.experiments crossover --json
     python -m depthlab.experiments duplicates --json
 
 Trained models and sweep results are cached on disk in ``.cache/depthlab`` at the top of the
 repository (or in ``$DEPTHLAB_CACHE``), under a key made of every configuration and a hash of
-the source of the modules that make the numbers (`world`, `classical`, `learned`, `metrics`),
+the source of the modules that make the numbers (`world`, `classical`, `learned`, `features`,
+`metrics`),
 so a second run is fast and a change to any of them starts afresh. The folder is never
 committed; deleting it is always safe.
 """
@@ -26,18 +28,20 @@ import pathlib
 import sys
 import time
 
+import cv2
 import numpy as np
 import scipy.optimize
 import torch
 from tqdm.auto import tqdm
 
-from . import _checks, classical, learned, metrics, world
+from . import _checks, classical, features, learned, metrics, world
 
-__all__ = ["CACHE", "CACHE_FORMAT", "DATA_NOMINAL", "DATA_UNIQUE", "FILLS", "LABEL_NOISE",
-           "METRICS", "SIZES", "SWEEP_CONFIG", "ClassicalEvaluation", "CostModel", "DataStudy",
-           "PowerLaw", "Sweep", "as_error", "cache_key", "code_version", "data_study",
-           "evaluate_classical", "fit_power_law", "main", "run_parallel", "sweep", "test_scenes",
-           "trained_model", "workers", "write_atomic"]
+__all__ = ["CACHE", "CACHE_FORMAT", "DATA_NOMINAL", "DATA_UNIQUE", "FEATURE_CONFIG",
+           "FEATURE_METRICS", "FILLS", "LABEL_NOISE", "METRICS", "SIZES", "SWEEP_CONFIG",
+           "ClassicalEvaluation", "CostModel", "DataStudy", "FeatureCurve", "PowerLaw", "Sweep",
+           "as_error", "cache_key", "code_version", "data_study", "evaluate_classical",
+           "feature_curve", "fit_power_law", "main", "pipeline_scores", "run_parallel", "sweep",
+           "test_scenes", "trained_descriptor", "trained_model", "workers", "write_atomic"]
 
 #: Where trained models and sweep results are cached.
 CACHE = pathlib.Path(os.environ.get("DEPTHLAB_CACHE",
@@ -53,6 +57,14 @@ SWEEP_CONFIG = learned.TrainConfig(threads=1)
 
 #: The metrics a sweep records, and whether larger is better.
 METRICS = {"absrel": False, "delta1": True}
+
+#: The learned descriptor's training recipe in the sweep, on one thread like `SWEEP_CONFIG`.
+FEATURE_CONFIG = features.DescriptorTrainConfig()
+
+#: What the pipeline with a learned descriptor records: the depth metrics, and the precision
+#: and recall of its ratio-test matches (`features.matching_quality`); all larger-is-better
+#: except AbsRel.
+FEATURE_METRICS = {**METRICS, "precision": True, "recall": True}
 
 
 def test_scenes(n_scenes: int, config: world.WorldConfig = world.WorldConfig()) -> world.Scene:
@@ -134,7 +146,7 @@ CACHE_FORMAT = 1
 def code_version() -> str:
     """A hash of the source of the modules that make the numbers: part of every cache key."""
     digest = hashlib.sha256(str(CACHE_FORMAT).encode())
-    for module in (_checks, classical, learned, metrics, world):
+    for module in (_checks, classical, features, learned, metrics, world):
         path = pathlib.Path(module.__file__)
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()[:16]
@@ -177,6 +189,123 @@ def trained_model(n_scenes: int, seed: int = 0,
                           data=data)
     write_atomic(path, lambda target: learned.save(model, target))
     return model
+
+
+def trained_descriptor(n_scenes: int, seed: int = 0,
+                       world_config: world.WorldConfig = world.WorldConfig(),
+                       config: features.DescriptorTrainConfig = FEATURE_CONFIG,
+                       progress: bool = True) -> features.LearnedDescriptor:
+    """`features.train` on the first ``n_scenes`` training scenes with ``seed``, through the
+    disk cache; ``n_scenes = 0`` gives `features.untrained`."""
+    if not isinstance(config, features.DescriptorTrainConfig):
+        raise TypeError(f"config must be a DescriptorTrainConfig, got {type(config).__name__}")
+    seed = _checks.integer("seed", seed, 0, 2**32 - 1)
+    if _checks.integer("n_scenes", n_scenes, 0, 10**6) == 0:
+        return features.untrained(seed=seed)
+    config = dataclasses.replace(config, seed=seed)
+    path = CACHE / f"descriptor-{cache_key(n_scenes, config, world_config)}.pt"
+    if path.is_file():
+        return features.load(path)
+    descriptor = features.train(n_scenes, config, world_config=world_config, progress=progress)
+    write_atomic(path, lambda target: features.save(descriptor, target))
+    return descriptor
+
+
+def pipeline_scores(scenes: world.Scene, descriptor=None) -> dict:
+    """The classical pipeline on every scene of a batch, with SIFT's descriptor or
+    ``descriptor``: mean AbsRel and δ1, and the pooled precision and recall of the ratio-test
+    matches (`features.matching_quality`)."""
+    if not isinstance(scenes, world.Scene) or scenes.frame0.ndim != 3:
+        raise TypeError("scenes must be a batch of scenes from world.render_scenes")
+    quality, depth = features.MatchingQuality(0, 0, 0), []
+    for i in range(len(scenes)):
+        result = classical.run_pipeline(scenes.frame0[i], scenes.frame1[i], descriptor=descriptor)
+        quality += features.matching_quality(result, scenes[i])
+        depth.append(result.depth)
+    return {**_score(depth, scenes), "precision": quality.precision, "recall": quality.recall}
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureCurve:
+    """The pipeline with a learned descriptor at several training-set sizes and seeds.
+
+    Attributes
+    ----------
+    sizes, seeds : tuple of int
+    learned : dict
+        `FEATURE_METRICS` name to a (sizes, seeds) array of test scores.
+    untrained : dict
+        Metric name to (seeds,) test scores of the same descriptor with random weights.
+    sift : dict
+        Metric name to the test score of the pipeline with SIFT's own descriptor.
+    """
+
+    sizes: tuple
+    seeds: tuple
+    learned: dict
+    untrained: dict
+    sift: dict
+
+    def to_json(self) -> dict:
+        """The command line's JSON: (sizes, seeds) arrays of the learned descriptor, (seeds,)
+        arrays of the untrained one, and SIFT's scores."""
+        return {"sizes": list(self.sizes), "seeds": list(self.seeds),
+                "learned_features": {m: np.asarray(v).tolist() for m, v in self.learned.items()},
+                "untrained": {m: np.asarray(v).tolist() for m, v in self.untrained.items()},
+                "sift": dict(self.sift)}
+
+
+def _features_one(n_scenes, seed, world_config, config, n_test):
+    """Worker: trains (or finds in the cache) one descriptor and scores it on the test scenes,
+    on one core (torch's and OpenCV's threads alike)."""
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    descriptor = trained_descriptor(n_scenes, seed, world_config, config, progress=False)
+    return pipeline_scores(test_scenes(n_test, world_config), descriptor)
+
+
+def feature_curve(sizes=SIZES, seeds=(0, 1, 2),
+                  world_config: world.WorldConfig = world.WorldConfig(), n_test: int = 200,
+                  config: features.DescriptorTrainConfig = FEATURE_CONFIG,
+                  progress: bool = True) -> FeatureCurve:
+    """Trains the learned descriptor at every size and seed and scores the pipeline that uses
+    it on the sweep's held-out scenes; cached on disk. Training and scoring run on `workers`
+    processes.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Training-set sizes, increasing, at least 2.
+    seeds : sequence of int
+    world_config : world.WorldConfig
+    n_test : int
+    config : features.DescriptorTrainConfig
+        The recipe; its seed is replaced by each of ``seeds``.
+    progress : bool
+        Show a progress bar over the descriptors.
+    """
+    sizes, seeds = _sizes_and_seeds(sizes, seeds)
+    if not isinstance(world_config, world.WorldConfig):
+        raise TypeError(f"world_config must be a WorldConfig, got {type(world_config).__name__}")
+    if not isinstance(config, features.DescriptorTrainConfig):
+        raise TypeError(f"config must be a DescriptorTrainConfig, got {type(config).__name__}")
+    n_test = _checks.integer("n_test", n_test, 1, 100_000)
+    path = CACHE / f"features-{cache_key(sizes, seeds, world_config, n_test, config)}.json"
+    if path.is_file():
+        saved = json.loads(path.read_text())
+    else:
+        runs = [(n, seed) for n in (0,) + sizes for seed in seeds]
+        scores = run_parallel(_features_one, [(n, seed, world_config, config, n_test)
+                                              for n, seed in runs], progress,
+                              "descriptors: sizes x seeds")
+        by_run = dict(zip(runs, scores))
+        saved = {"learned": {m: [[by_run[n, s][m] for s in seeds] for n in sizes]
+                             for m in FEATURE_METRICS},
+                 "untrained": {m: [by_run[0, s][m] for s in seeds] for m in FEATURE_METRICS},
+                 "sift": pipeline_scores(test_scenes(n_test, world_config))}
+        write_atomic(path, lambda target: target.write_text(json.dumps(saved)))
+    return FeatureCurve(sizes, seeds, {m: np.array(v) for m, v in saved["learned"].items()},
+                        {m: np.array(v) for m, v in saved["untrained"].items()}, saved["sift"])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -239,13 +368,17 @@ class Sweep:
         Metric name to a (sizes, seeds) array of mean test scores.
     methods : dict
         Method name ("classical", "motion_stereo", "constant") to {metric: mean test score};
-        these do not train, so one score each.
+        these do not train, so one score each. "classical" also holds the precision and
+        recall of its matches when ``learned_features`` is given.
     world_config : world.WorldConfig
         The world of the training and test scenes.
     n_test : int
         Held-out test scenes.
     config : learned.TrainConfig
         The training recipe (its seed aside).
+    learned_features : dict
+        The middle road, the pipeline with a learned descriptor (`feature_curve`):
+        `FEATURE_METRICS` name to a (sizes, seeds) array; empty when not measured.
     """
 
     sizes: tuple
@@ -255,20 +388,29 @@ class Sweep:
     world_config: world.WorldConfig
     n_test: int
     config: learned.TrainConfig = SWEEP_CONFIG
+    learned_features: dict = dataclasses.field(default_factory=dict)
+
+    #: The sweep's learning curves, by the name `crossover` and the JSON use.
+    CURVES = ("learned", "learned_features")
 
     def model(self, n_scenes: int, seed: int) -> learned.DepthModel:
         """The trained model of one size and seed, from the cache (trained if missing)."""
         return trained_model(n_scenes, seed, self.world_config, self.config, progress=False)
 
-    def crossover(self, metric: str, method: str = "classical") -> np.ndarray:
-        """Per seed, the training-set size from which the learned model stays better than
-        ``method``: interpolated in log N between the two sizes around the crossing. NaN when
-        it is not better at the largest size; ``sizes[0]`` when it is better everywhere."""
+    def crossover(self, metric: str, method: str = "classical",
+                  curve: str = "learned") -> np.ndarray:
+        """Per seed, the training-set size from which ``curve`` (the learned model, or
+        "learned_features") stays better than ``method``: interpolated in log N between the
+        two sizes around the crossing. NaN when it is not better at the largest size;
+        ``sizes[0]`` when it is better everywhere."""
         if metric not in METRICS:
             raise ValueError(f"metric must be one of {sorted(METRICS)}, got {metric!r}")
         if method not in self.methods:
             raise ValueError(f"method must be one of {sorted(self.methods)}, got {method!r}")
-        gap = (as_error(metric, self.learned[metric])
+        if curve not in self.CURVES or not getattr(self, curve):
+            raise ValueError(f"curve must be one of the measured curves "
+                             f"{[c for c in self.CURVES if getattr(self, c)]}, got {curve!r}")
+        gap = (as_error(metric, getattr(self, curve)[metric])
                - as_error(metric, self.methods[method][metric]))
         logs = np.log(np.asarray(self.sizes, float))
         result = np.full(len(self.seeds), np.nan)
@@ -291,6 +433,9 @@ class Sweep:
         shape = (len(self.sizes), len(self.seeds))
         out = {"sizes": list(self.sizes), "seeds": list(self.seeds), "n_test": self.n_test,
                "learned": {m: np.asarray(v).tolist() for m, v in self.learned.items()}}
+        if self.learned_features:
+            out["learned_features"] = {m: np.asarray(v).tolist()
+                                       for m, v in self.learned_features.items()}
         for method, scores in self.methods.items():
             out[method] = {m: np.full(shape, v).tolist() for m, v in scores.items()}
         out["crossover_n"] = {}
@@ -383,6 +528,17 @@ def run_parallel(function, jobs, progress: bool = True, desc: str | None = None)
     return results
 
 
+def _sizes_and_seeds(sizes, seeds):
+    """Checks a study's training-set sizes (at least 2, increasing) and seeds (distinct)."""
+    sizes = tuple(_checks.integer("sizes", n, 1, 10**6) for n in sizes)
+    seeds = tuple(_checks.integer("seeds", s, 0, 2**32 - 1) for s in seeds)
+    if len(sizes) < 2 or list(sizes) != sorted(set(sizes)):
+        raise ValueError(f"sizes must be at least 2 increasing sizes, got {sizes}")
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be at least 1 distinct seed, got {seeds}")
+    return sizes, seeds
+
+
 def _train_all(runs, world_config, config, progress, desc="training-set sizes x seeds"):
     """Trains the (size, seed, data) runs of a study into the cache."""
     run_parallel(_train_one, [(n, seed, world_config, config, data) for n, seed, data in runs],
@@ -391,10 +547,11 @@ def _train_all(runs, world_config, config, progress, desc="training-set sizes x 
 
 def sweep(sizes=SIZES, seeds=(0, 1, 2), world_config: world.WorldConfig = world.WorldConfig(),
           n_test: int = 200, config: learned.TrainConfig = SWEEP_CONFIG,
-          progress: bool = True) -> Sweep:
+          progress: bool = True, with_features: bool = True) -> Sweep:
     """Trains the learned model at every size and seed and scores everything on the same
     ``n_test`` held-out scenes of ``world_config``; cached on disk (see the module notes).
-    Training runs on `workers` processes.
+    Training runs on `workers` processes. With ``with_features``, the pipeline with a learned
+    descriptor is measured too (`feature_curve`, with its own cache).
 
     Parameters
     ----------
@@ -408,18 +565,29 @@ def sweep(sizes=SIZES, seeds=(0, 1, 2), world_config: world.WorldConfig = world.
         The training recipe; its seed is replaced by each of ``seeds``.
     progress : bool
         Show a progress bar over the models.
+    with_features : bool
+        Also measure the third curve, ``learned_features``.
     """
-    sizes = tuple(_checks.integer("sizes", n, 1, 10**6) for n in sizes)
-    seeds = tuple(_checks.integer("seeds", s, 0, 2**32 - 1) for s in seeds)
-    if len(sizes) < 2 or list(sizes) != sorted(set(sizes)):
-        raise ValueError(f"sizes must be at least 2 increasing sizes, got {sizes}")
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be at least 1 distinct seed, got {seeds}")
+    sizes, seeds = _sizes_and_seeds(sizes, seeds)
     if not isinstance(world_config, world.WorldConfig):
         raise TypeError(f"world_config must be a WorldConfig, got {type(world_config).__name__}")
     if not isinstance(config, learned.TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     n_test = _checks.integer("n_test", n_test, 1, 100_000)
+    if not isinstance(with_features, bool):
+        raise TypeError(f"with_features must be True or False, got {with_features!r}")
+    result = _end_to_end(sizes, seeds, world_config, n_test, config, progress)
+    if not with_features:
+        return result
+    curve = feature_curve(sizes, seeds, world_config, n_test, FEATURE_CONFIG, progress)
+    methods = {**result.methods, "classical": {**result.methods["classical"],
+                                               "precision": curve.sift["precision"],
+                                               "recall": curve.sift["recall"]}}
+    return dataclasses.replace(result, methods=methods, learned_features=curve.learned)
+
+
+def _end_to_end(sizes, seeds, world_config, n_test, config, progress):
+    """The sweep of the end-to-end model, against the methods that do not train."""
     path = CACHE / f"sweep-{cache_key(sizes, seeds, world_config, n_test, config)}.json"
     if path.is_file():
         saved = json.loads(path.read_text())
@@ -637,7 +805,19 @@ def _print_crossover(result):
         print(f"{metric}: classical {result['classical'][metric][0][0]:.3f}")
         for n, row in zip(result["sizes"], result["learned"][metric]):
             print(f"  learned, {n:>5} scenes: " + " ".join(f"{v:.3f}" for v in row))
+        if "learned_features" in result:
+            for n, row in zip(result["sizes"], result["learned_features"][metric]):
+                print(f"  learned features, {n:>5} scenes: " + " ".join(f"{v:.3f}" for v in row))
         print(f"  crossover N: {result['crossover_n'][metric]}")
+
+
+def _print_features(result):
+    """The features command's text output, from its JSON."""
+    for metric in FEATURE_METRICS:
+        print(f"{metric}: SIFT's descriptor {result['sift'][metric]:.3f}, untrained "
+              + " ".join(f"{v:.3f}" for v in result["untrained"][metric]))
+        for n, row in zip(result["sizes"], result["learned_features"][metric]):
+            print(f"  learned features, {n:>5} scenes: " + " ".join(f"{v:.3f}" for v in row))
 
 
 def _print_data(result):
@@ -656,7 +836,7 @@ def _print_data(result):
 
 def main(argv=None) -> int:
     """The command line: ``classical --scenes N [--json]``, ``learned --scenes N --seed K
-    [--json]``, ``crossover [--json]`` or ``duplicates [--json]``."""
+    [--json]``, ``features [--json]``, ``crossover [--json]`` or ``duplicates [--json]``."""
     parser = argparse.ArgumentParser(prog="python -m depthlab.experiments",
                                      description="Run one of the book's studies.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -669,6 +849,10 @@ def main(argv=None) -> int:
     one.add_argument("--seed", type=int, default=0, help="the training seed")
     one.add_argument("--test", type=int, default=200, help="number of held-out scenes")
     one.add_argument("--json", action="store_true", help="print one JSON object")
+    feats = commands.add_parser("features", help="the pipeline with a learned descriptor at the "
+                                "sweep's sizes and seeds (cached; cold, about 2 minutes)")
+    feats.add_argument("--seeds", type=int, default=3, help="seeds 0 .. SEEDS - 1")
+    feats.add_argument("--json", action="store_true", help="print one JSON object")
     cross = commands.add_parser("crossover", help="the learned model's learning curve against "
                                 "the classical pipeline (cached; cold, about 10 minutes)")
     cross.add_argument("--seeds", type=int, default=3, help="seeds 0 .. SEEDS - 1")
@@ -678,7 +862,8 @@ def main(argv=None) -> int:
     dup.add_argument("--seeds", type=int, default=3, help="seeds 0 .. SEEDS - 1")
     dup.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
-    studies = {"crossover": (sweep, _print_crossover), "duplicates": (data_study, _print_data)}
+    studies = {"features": (feature_curve, _print_features), "crossover": (sweep, _print_crossover),
+               "duplicates": (data_study, _print_data)}
     if args.command in studies:
         if args.seeds < 1:
             parser.error("--seeds must be at least 1")

@@ -1,8 +1,8 @@
 """One house style for every figure of the book.
 
 Importing this module sets matplotlib's style. Methods have fixed colours everywhere:
-`COLORS` ["classical"] is the hand-written pipeline, ["learned"] the trained model, and
-["constant"] the constant-depth guess. Depth maps show inverse depth (near is bright) with
+`COLORS` ["classical"] is the hand-written pipeline, ["learned"] the trained model,
+["features"] the pipeline with a learned descriptor, and ["constant"] the constant-depth guess. Depth maps show inverse depth (near is bright) with
 one colour map, so that maps side by side compare at a glance.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ __all__ = ["COLORS", "DEPTH_CMAP", "ERROR_CMAP", "METRIC_LABELS", "figure_bytes"
 COLORS = {
     "classical": "#1f77b4",
     "learned": "#d62728",
+    "features": "#9467bd",
     "constant": "#7f7f7f",
     "inlier": "#2ca02c",
     "outlier": "#ff7f0e",
@@ -113,7 +114,8 @@ def show_matches(ax, image, points, flow, inliers=None, title=None, scale=1.0):
 
 def learning_curve(ax, sweep, metric, mark=None, crossing=True):
     """Draws a sweep's learning curve, with its seed band, against the flat lines of the
-    classical pipeline and the constant guess.
+    classical pipeline and the constant guess; and, when the sweep measured it, the curve of
+    the pipeline with a learned descriptor.
 
     Parameters
     ----------
@@ -131,6 +133,12 @@ def learning_curve(ax, sweep, metric, mark=None, crossing=True):
     ax.fill_between(n, values.min(1), values.max(1), color=COLORS["learned"], alpha=0.25,
                     lw=0)
     ax.plot(n, values.mean(1), "o-", color=COLORS["learned"], ms=4, label="learned (seeds)")
+    if sweep.learned_features:
+        middle = sweep.learned_features[metric]
+        ax.fill_between(n, middle.min(1), middle.max(1), color=COLORS["features"], alpha=0.25,
+                        lw=0)
+        ax.plot(n, middle.mean(1), "s-", color=COLORS["features"], ms=3.5,
+                label="learned features (seeds)")
     for name, style in (("classical", "-"), ("constant", ":")):
         ax.axhline(sweep.methods[name][metric], color=COLORS[name], ls=style, label=name)
     if crossing:
