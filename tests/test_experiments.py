@@ -255,3 +255,30 @@ def test_run_parallel_keeps_the_order_of_the_jobs():
     assert experiments.run_parallel(math.pow, [(2, 3), (3, 2), (10, 0)], progress=False) == [
         8.0, 9.0, 1.0]
     assert experiments.run_parallel(math.pow, [], progress=False) == []
+
+
+def test_the_features_command_prints_the_curve_as_json(monkeypatch, capsys):
+    curve = experiments.FeatureCurve(
+        (16, 64), (0, 1), {m: np.full((2, 2), 0.5) for m in experiments.FEATURE_METRICS},
+        {m: np.full(2, 0.4) for m in experiments.FEATURE_METRICS},
+        {m: 0.45 for m in experiments.FEATURE_METRICS})
+    monkeypatch.setattr(experiments, "feature_curve", lambda **kwargs: curve)
+    assert experiments.main(["features", "--json", "--seeds", "2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["learned_features"]["recall"] == [[0.5, 0.5], [0.5, 0.5]]
+    assert out["untrained"]["precision"] == [0.4, 0.4] and out["sift"]["absrel"] == 0.45
+    assert experiments.main(["features", "--seeds", "2"]) == 0
+    assert "learned features,    64 scenes" in capsys.readouterr().out
+
+
+def test_a_descriptor_is_cached_and_zero_scenes_is_the_untrained_network(tmp_path, monkeypatch):
+    monkeypatch.setattr(experiments, "CACHE", tmp_path)
+    tiny = features.DescriptorTrainConfig(steps=2, scenes_per_step=1)
+    first = experiments.trained_descriptor(3, 0, config=tiny, progress=False)
+    again = experiments.trained_descriptor(3, 0, config=tiny, progress=False)
+    assert len(list(tmp_path.glob("descriptor-*.pt"))) == 1
+    for a, b in zip(first.net.state_dict().values(), again.net.state_dict().values()):
+        assert torch.equal(a, b)
+    assert experiments.trained_descriptor(0, 1).train_config is None
+    with pytest.raises(TypeError, match="DescriptorTrainConfig"):
+        experiments.trained_descriptor(3, config=learned.TrainConfig())

@@ -128,3 +128,27 @@ def test_a_saved_descriptor_loads_back(tmp_path, scene):
         features.load(tmp_path / "bad.pt")
     with pytest.raises(FileNotFoundError):
         features.load(tmp_path / "missing.pt")
+
+
+def test_the_learning_curve_draws_the_third_curve_when_the_sweep_has_it():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from depthlab import experiments
+    from depthlab.plotting import learning_curve
+
+    scores = {m: np.array([[0.3, 0.31], [0.2, 0.21]]) for m in experiments.METRICS}
+    methods = {name: {m: 0.25 for m in experiments.METRICS}
+               for name in ("classical", "motion_stereo", "constant")}
+    bare = experiments.Sweep((16, 64), (0, 1), scores, methods, world.WorldConfig(), 10)
+    full = experiments.Sweep((16, 64), (0, 1), scores, methods, world.WorldConfig(), 10,
+                             learned_features=scores)
+    labels = {}
+    for name, sweep in (("bare", bare), ("full", full)):
+        fig, ax = plt.subplots()
+        learning_curve(ax, sweep, "absrel")
+        labels[name] = {line.get_label() for line in ax.get_lines()}
+        plt.close(fig)
+    assert "learned features (seeds)" in labels["full"] - labels["bare"]
+    assert {"learned (seeds)", "classical"} <= labels["bare"]

@@ -515,15 +515,26 @@ def run_parallel(function, jobs, progress: bool = True, desc: str | None = None)
             results[i] = function(*job)
             bar.update()
     else:
-        # "spawn" starts clean interpreters: forking a process that already runs torch's
-        # thread pool can deadlock.
-        with concurrent.futures.ProcessPoolExecutor(
-                workers_, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_use_cache, initargs=(str(CACHE),)) as pool:
-            futures = {pool.submit(function, *job): i for i, job in enumerate(jobs)}
-            for future in concurrent.futures.as_completed(futures):
-                results[futures[future]] = future.result()
-                bar.update()
+        # Each worker computes on one core. OpenBLAS (NumPy's and SciPy's linear algebra)
+        # would start a thread per core in each of them, and its waiting threads slow the
+        # other worker several times over; it reads its thread count when a worker starts.
+        blas_threads = os.environ.get("OPENBLAS_NUM_THREADS")
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
+        try:
+            # "spawn" starts clean interpreters: forking a process that already runs torch's
+            # thread pool can deadlock.
+            with concurrent.futures.ProcessPoolExecutor(
+                    workers_, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_use_cache, initargs=(str(CACHE),)) as pool:
+                futures = {pool.submit(function, *job): i for i, job in enumerate(jobs)}
+                for future in concurrent.futures.as_completed(futures):
+                    results[futures[future]] = future.result()
+                    bar.update()
+        finally:
+            if blas_threads is None:
+                del os.environ["OPENBLAS_NUM_THREADS"]
+            else:
+                os.environ["OPENBLAS_NUM_THREADS"] = blas_threads
     bar.close()
     return results
 
