@@ -52,7 +52,8 @@ def test_the_triplet_loss_is_zero_only_when_negatives_are_a_margin_further():
     # Positives as far as the negatives: the loss is the margin.
     assert features.triplet_loss(anchor, torch.zeros(4, 4), margin=0.5) == pytest.approx(0.5)
     # A negative nearer than the positive costs the difference on top.
-    assert features.triplet_loss(anchor, anchor.roll(1, 0), margin=0.5) == pytest.approx(0.5 + 2 ** 0.5)
+    rolled = features.triplet_loss(anchor, anchor.roll(1, 0), margin=0.5)
+    assert rolled == pytest.approx(0.5 + 2 ** 0.5)
     # Disallowing every negative leaves no triplet with a negative; NaN signals it.
     none = torch.zeros(4, 4, dtype=torch.bool)
     assert torch.isnan(features.triplet_loss(anchor, anchor.clone(), allowed=none))
@@ -108,7 +109,8 @@ def test_matching_quality_counts_against_the_true_flow(scene):
     assert 0 < quality.precision <= 1 and 0 < quality.recall <= 1
     assert quality.correct <= quality.matchable
     pooled = quality + quality
-    assert pooled.precision == pytest.approx(quality.precision) and pooled.matches == 2 * quality.matches
+    assert pooled.precision == pytest.approx(quality.precision)
+    assert pooled.matches == 2 * quality.matches
     assert np.isnan(features.MatchingQuality(0, 0, 0).precision)
     with pytest.raises(TypeError, match="one world.Scene"):
         features.matching_quality(result, world.render_scenes(0, range(2)))

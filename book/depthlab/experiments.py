@@ -284,12 +284,8 @@ def feature_curve(sizes=SIZES, seeds=(0, 1, 2),
     progress : bool
         Show a progress bar over the descriptors.
     """
-    sizes, seeds = _sizes_and_seeds(sizes, seeds)
-    if not isinstance(world_config, world.WorldConfig):
-        raise TypeError(f"world_config must be a WorldConfig, got {type(world_config).__name__}")
-    if not isinstance(config, features.DescriptorTrainConfig):
-        raise TypeError(f"config must be a DescriptorTrainConfig, got {type(config).__name__}")
-    n_test = _checks.integer("n_test", n_test, 1, 100_000)
+    sizes, seeds, n_test = _study(sizes, seeds, world_config, n_test, config,
+                                  features.DescriptorTrainConfig)
     path = CACHE / f"features-{cache_key(sizes, seeds, world_config, n_test, config)}.json"
     if path.is_file():
         saved = json.loads(path.read_text())
@@ -539,15 +535,20 @@ def run_parallel(function, jobs, progress: bool = True, desc: str | None = None)
     return results
 
 
-def _sizes_and_seeds(sizes, seeds):
-    """Checks a study's training-set sizes (at least 2, increasing) and seeds (distinct)."""
+def _study(sizes, seeds, world_config, n_test, config, config_type):
+    """Checks a study's arguments: training-set sizes (at least 2, increasing), distinct seeds,
+    the world, the number of test scenes and a recipe of ``config_type``."""
     sizes = tuple(_checks.integer("sizes", n, 1, 10**6) for n in sizes)
     seeds = tuple(_checks.integer("seeds", s, 0, 2**32 - 1) for s in seeds)
     if len(sizes) < 2 or list(sizes) != sorted(set(sizes)):
         raise ValueError(f"sizes must be at least 2 increasing sizes, got {sizes}")
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be at least 1 distinct seed, got {seeds}")
-    return sizes, seeds
+    if not isinstance(world_config, world.WorldConfig):
+        raise TypeError(f"world_config must be a WorldConfig, got {type(world_config).__name__}")
+    if not isinstance(config, config_type):
+        raise TypeError(f"config must be a {config_type.__name__}, got {type(config).__name__}")
+    return sizes, seeds, _checks.integer("n_test", n_test, 1, 100_000)
 
 
 def _train_all(runs, world_config, config, progress, desc="training-set sizes x seeds"):
@@ -579,12 +580,8 @@ def sweep(sizes=SIZES, seeds=(0, 1, 2), world_config: world.WorldConfig = world.
     with_features : bool
         Also measure the third curve, ``learned_features``.
     """
-    sizes, seeds = _sizes_and_seeds(sizes, seeds)
-    if not isinstance(world_config, world.WorldConfig):
-        raise TypeError(f"world_config must be a WorldConfig, got {type(world_config).__name__}")
-    if not isinstance(config, learned.TrainConfig):
-        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-    n_test = _checks.integer("n_test", n_test, 1, 100_000)
+    sizes, seeds, n_test = _study(sizes, seeds, world_config, n_test, config,
+                                  learned.TrainConfig)
     if not isinstance(with_features, bool):
         raise TypeError(f"with_features must be True or False, got {with_features!r}")
     result = _end_to_end(sizes, seeds, world_config, n_test, config, progress)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
-import pickle
 
 import numpy as np
 import torch
@@ -33,7 +32,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import _checks, classical, metrics, world
-from .learned import TRAIN_SEED
+from .learned import TRAIN_SEED, read_checkpoint, reproducible
 
 __all__ = ["DescriptorConfig", "DescriptorNet", "DescriptorTrainConfig", "LearnedDescriptor",
            "MatchingQuality", "load", "matching_quality", "patches", "save", "train",
@@ -310,12 +309,9 @@ def train(n_scenes: int, config: DescriptorTrainConfig = DescriptorTrainConfig()
     optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.lr,
                                                    total_steps=config.steps, pct_start=0.2)
-    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(config.threads)
-    torch.use_deterministic_algorithms(True)
     losses = np.zeros(config.steps)
     size = model_config.patch
-    try:
+    with reproducible(config.threads):
         net.train()
         bar = tqdm(range(config.steps), desc=f"descriptor on {n_scenes} scenes",
                    disable=not progress, mininterval=0.5)
@@ -341,9 +337,6 @@ def train(n_scenes: int, config: DescriptorTrainConfig = DescriptorTrainConfig()
             losses[step] = loss.item()
             if step % 25 == 0:
                 bar.set_postfix(loss=f"{losses[max(0, step - 24):step + 1].mean():.3f}")
-    finally:
-        torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(deterministic)
     net.eval()
     return LearnedDescriptor(net, model_config, config, n_scenes, world_config, losses)
 
@@ -438,26 +431,15 @@ def save(descriptor: LearnedDescriptor, path) -> pathlib.Path:
 
 def load(path) -> LearnedDescriptor:
     """Loads a descriptor written by `save`."""
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no saved descriptor at {path}")
-    try:
-        saved = torch.load(path, weights_only=True)
-
-        def fields(name):  # lists stand for the configurations' tuples in the saved file
-            return {k: tuple(v) if isinstance(v, list) else v for k, v in saved[name].items()}
-
+    def build(saved, fields):
         config = DescriptorConfig(**fields("config"))
         net = DescriptorNet(config)
         net.load_state_dict(saved["state"])
+        net.eval()
         train_config = (None if saved["train_config"] is None
                         else DescriptorTrainConfig(**fields("train_config")))
-        descriptor = LearnedDescriptor(net, config, train_config,
-                                       saved["n_scenes"],
-                                       world.WorldConfig(**fields("world_config")),
-                                       np.asarray(saved["losses"]))
-    except (KeyError, TypeError, ValueError, RuntimeError, EOFError,
-            pickle.UnpicklingError) as error:
-        raise ValueError(f"{path} is not a descriptor saved by depthlab.features.save: {error}")
-    net.eval()
-    return descriptor
+        return LearnedDescriptor(net, config, train_config, saved["n_scenes"],
+                                 world.WorldConfig(**fields("world_config")),
+                                 np.asarray(saved["losses"]))
+
+    return read_checkpoint(path, build, "descriptor", "depthlab.features.save")

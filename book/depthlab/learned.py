@@ -21,6 +21,7 @@ for. `predict` returns relative depth (``1 / disparity``) like `classical.estima
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import pathlib
@@ -36,8 +37,8 @@ from tqdm.auto import tqdm
 from . import _checks, metrics, world
 
 __all__ = ["DataConfig", "DepthModel", "DepthNet", "ModelConfig", "SceneDataset", "TRAIN_SEED",
-           "TrainConfig", "evaluate", "fit", "load", "predict", "predict_batch", "save",
-           "scale_invariant_loss", "seed_everything", "train", "untrained"]
+           "TrainConfig", "evaluate", "fit", "load", "predict", "predict_batch", "read_checkpoint",
+           "reproducible", "save", "scale_invariant_loss", "seed_everything", "train", "untrained"]
 
 #: The seed of the training scenes (the test scenes use `world.HELD_OUT_SEED`).
 TRAIN_SEED = 0
@@ -402,6 +403,20 @@ def train(n_scenes: int, config: TrainConfig = TrainConfig(),
     return dataclasses.replace(model, world_config=world_config, data_config=data)
 
 
+@contextlib.contextmanager
+def reproducible(threads: int):
+    """Runs the body on ``threads`` torch threads with deterministic algorithms only, as every
+    training loop of the book does, and restores both settings afterwards."""
+    saved = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved[0])
+        torch.use_deterministic_algorithms(saved[1])
+
+
 def fit(model: DepthModel, dataset: SceneDataset, config: TrainConfig = TrainConfig(),
         progress: bool = True) -> DepthModel:
     """Trains a copy of ``model`` on ``dataset`` for ``config.steps`` steps.
@@ -437,12 +452,9 @@ def fit(model: DepthModel, dataset: SceneDataset, config: TrainConfig = TrainCon
     optimiser = torch.optim.Adam(model.net.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.lr,
                                                    total_steps=config.steps, pct_start=0.15)
-    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(config.threads)
-    torch.use_deterministic_algorithms(True)
     losses = np.zeros(config.steps)
     ch, cw = config.crop
-    try:
+    with reproducible(config.threads):
         model.net.train()
         bar = tqdm(range(config.steps), desc=f"training on {len(dataset)} scenes",
                    disable=not progress, mininterval=0.5)
@@ -461,9 +473,6 @@ def fit(model: DepthModel, dataset: SceneDataset, config: TrainConfig = TrainCon
             losses[step] = loss.item()
             if step % 25 == 0:
                 bar.set_postfix(loss=f"{losses[max(0, step - 24):step + 1].mean():.3f}")
-    finally:
-        torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(deterministic)
     model.net.eval()
     return dataclasses.replace(model, train_config=config, n_scenes=len(dataset),
                                losses=losses)
@@ -554,25 +563,35 @@ def save(model: DepthModel, path) -> pathlib.Path:
     return path
 
 
-def load(path) -> DepthModel:
-    """Loads a model written by `save`."""
+def read_checkpoint(path, build, kind: str, writer: str):
+    """Reads a file that ``writer`` (a ``save`` function, such as this module's) wrote and
+    returns ``build(saved, fields)``: ``saved`` is the stored dictionary and ``fields(name)``
+    one of its configurations, with the lists that stand for tuples turned back into tuples.
+    Raises FileNotFoundError for a missing file and ValueError for any other file."""
     path = pathlib.Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no saved model at {path}")
+        raise FileNotFoundError(f"no saved {kind} at {path}")
     try:
         saved = torch.load(path, weights_only=True)
-        def fields(name):  # lists stand for the configurations' tuples in the saved file
+
+        def fields(name):
             return {k: tuple(v) if isinstance(v, list) else v for k, v in saved[name].items()}
 
-        model_config = ModelConfig(**fields("model_config"))
-        train_config = TrainConfig(**fields("train_config"))
-        world_config = world.WorldConfig(**fields("world_config"))
-        data_config = DataConfig(**fields("data_config"))
-        net = DepthNet(model_config)
-        net.load_state_dict(saved["state"])
+        return build(saved, fields)
     except (KeyError, TypeError, ValueError, RuntimeError, EOFError,
             pickle.UnpicklingError) as error:
-        raise ValueError(f"{path} is not a model saved by depthlab.learned.save: {error}")
-    net.eval()
-    return DepthModel(net, model_config, train_config, saved["n_scenes"], world_config,
-                      np.asarray(saved["losses"]), data_config)
+        raise ValueError(f"{path} is not a {kind} saved by {writer}: {error}")
+
+
+def load(path) -> DepthModel:
+    """Loads a model written by `save`."""
+    def build(saved, fields):
+        model_config = ModelConfig(**fields("model_config"))
+        net = DepthNet(model_config)
+        net.load_state_dict(saved["state"])
+        net.eval()
+        return DepthModel(net, model_config, TrainConfig(**fields("train_config")),
+                          saved["n_scenes"], world.WorldConfig(**fields("world_config")),
+                          np.asarray(saved["losses"]), DataConfig(**fields("data_config")))
+
+    return read_checkpoint(path, build, "model", "depthlab.learned.save")

@@ -2,8 +2,9 @@
 
 Importing this module sets matplotlib's style. Methods have fixed colours everywhere:
 `COLORS` ["classical"] is the hand-written pipeline, ["learned"] the trained model,
-["features"] the pipeline with a learned descriptor, and ["constant"] the constant-depth guess. Depth maps show inverse depth (near is bright) with
-one colour map, so that maps side by side compare at a glance.
+["features"] the pipeline with a learned descriptor, and ["constant"] the constant-depth
+guess. Depth maps show inverse depth (near is bright) with one colour map, so that maps side
+by side compare at a glance.
 """
 from __future__ import annotations
 
