@@ -208,8 +208,7 @@ def detect(image: np.ndarray, contrast_threshold: float = 0.01, descriptor=None)
         if descriptors is None:
             descriptors = np.zeros((0, 128), np.float32)
     else:
-        points, sizes = _keypoint_arrays(_sift(contrast_threshold).detect(_to_uint8(image),
-                                                                          None))
+        points, sizes = keypoints(image, contrast_threshold)
         # SIFT repeats a keypoint for each dominant orientation of its patch; a descriptor
         # without orientations would give the copies one descriptor, and the ratio test
         # would reject them all as ambiguous. Each position is kept once.
