@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from run_notebooks import BOOK, CHAPTERS, differences, execute
 
-from depthlab import experiments
+from depthlab import cache
 
 
 @pytest.fixture(autouse=True)
@@ -25,6 +25,6 @@ def after_nbval(request):
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_a_second_run_gives_the_stored_outputs(chapter):
     path = BOOK / f"{chapter}.ipynb"
-    _, _, notebook = execute(path, experiments.CACHE)
+    _, _, notebook = execute(path, cache.directory())
     assert differences(notebook, nbformat.read(path, as_version=4)) == {}, \
         "these cells' outputs (cell index: fresh and stored) differ on a second run"

@@ -1,6 +1,5 @@
 """Tests of depthlab.experiments and its command line."""
 import json
-import math
 import pathlib
 import subprocess
 import sys
@@ -9,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from depthlab import experiments, features, learned, world
+from depthlab import cache, experiments, features, learned, world
+from depthlab.experiments import studies
 
 BOOK = pathlib.Path(__file__).resolve().parents[1] / "book"
 
@@ -91,7 +91,7 @@ def test_power_law_fit_recovers_known_parameters():
 
 
 def test_models_and_sweeps_are_cached_by_configuration(tmp_path, monkeypatch):
-    monkeypatch.setattr(experiments, "CACHE", tmp_path)
+    monkeypatch.setenv("DEPTHLAB_CACHE", str(tmp_path))
     tiny = learned.TrainConfig(steps=3, batch=2, crop=(16, 16), threads=1)
     first = experiments.trained_model(6, 0, config=tiny, progress=False)
     assert len(list(tmp_path.glob("model-*.pt"))) == 1
@@ -101,7 +101,7 @@ def test_models_and_sweeps_are_cached_by_configuration(tmp_path, monkeypatch):
     experiments.trained_model(6, 1, config=tiny, progress=False)
     assert len(list(tmp_path.glob("model-*.pt"))) == 2  # another seed is another model
 
-    monkeypatch.setattr(experiments, "FEATURE_CONFIG",
+    monkeypatch.setattr(studies, "FEATURE_CONFIG",
                         features.DescriptorTrainConfig(steps=2, scenes_per_step=1))
     result = experiments.sweep(sizes=(2, 6), seeds=(0, 1), n_test=3, config=tiny,
                                progress=False)
@@ -132,14 +132,14 @@ def test_models_and_sweeps_are_cached_by_configuration(tmp_path, monkeypatch):
 
 
 def test_code_version_depends_on_the_source(monkeypatch):
-    version = experiments.code_version()
+    version = cache.code_version()
     assert len(version) == 16
-    experiments.code_version.cache_clear()
-    monkeypatch.setattr(experiments, "CACHE_FORMAT", experiments.CACHE_FORMAT + 1)
-    assert experiments.code_version() != version
+    cache.code_version.cache_clear()
+    monkeypatch.setattr(cache, "CACHE_FORMAT", cache.CACHE_FORMAT + 1)
+    assert cache.code_version() != version
     monkeypatch.undo()
-    experiments.code_version.cache_clear()
-    assert experiments.code_version() == version
+    cache.code_version.cache_clear()
+    assert cache.code_version() == version
 
 
 def test_sweep_refuses_bad_arguments():
@@ -153,24 +153,15 @@ def test_sweep_refuses_bad_arguments():
 
 def test_the_crossover_command_prints_the_sweep_as_json(monkeypatch, capsys):
     sweep = _sweep([[0.6, 0.6], [0.75, 0.8], [0.8, 0.9]], [[0.3, 0.3], [0.15, 0.1], [0.1, 0.1]])
-    monkeypatch.setattr(experiments, "sweep", lambda **kwargs: sweep)
+    monkeypatch.setattr(studies, "sweep", lambda **kwargs: sweep)
     assert experiments.main(["crossover", "--json", "--seeds", "2"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["crossover_n"]["absrel"]["interval"][0] <= out["crossover_n"]["absrel"]["median"]
     assert set(out) >= {"sizes", "seeds", "learned", "classical", "constant", "crossover_n"}
 
 
-def test_a_binder_sized_machine_trains_in_one_process(monkeypatch):
-    assert experiments.workers() in (1, 2)
-    monkeypatch.setenv("CPU_LIMIT", "1.0")
-    assert experiments.workers() == 1
-    monkeypatch.delenv("CPU_LIMIT")
-    monkeypatch.setenv("MEM_LIMIT", str(2 * 2**30))
-    assert experiments.workers() == 1
-
-
 def test_the_data_study_fills_training_sets_and_is_cached(tmp_path, monkeypatch):
-    monkeypatch.setattr(experiments, "CACHE", tmp_path)
+    monkeypatch.setenv("DEPTHLAB_CACHE", str(tmp_path))
     tiny = learned.TrainConfig(steps=3, batch=2, crop=(16, 16), threads=1)
     trained_here, train = [], learned.train
 
@@ -189,9 +180,10 @@ def test_the_data_study_fills_training_sets_and_is_cached(tmp_path, monkeypatch)
     assert np.array_equal(study.alone("absrel"), study.sweep.learned["absrel"][:2])
     assert np.array_equal(study.full("delta1"), study.sweep.learned["delta1"][2])
     # 2 fills x 2 unique counts + the flipped set + 1 label-noise rate, x 2 seeds, beside the
-    # sweep's 4 x 2, each trained once: here, or in workers that use the same cache folder
+    # sweep's 4 x 2, each trained once, on the workers (not in this process)
     assert len(list(tmp_path.glob("model-*.pt"))) == 6 * 2 + 4 * 2
-    assert len(trained_here) == (20 if experiments.workers() == 1 else 0)
+    assert len(study.tasks) == 6 * 2 and len(study.sweep.tasks) == 4 * 2
+    assert trained_here == []
     out = study.to_json()
     assert set(out["variants"]) == {"unique_nominal", "unique_alone", "copies", "augmented"}
     assert np.shape(out["variants"]["copies"]["delta1"]) == (2, 2)
@@ -223,7 +215,7 @@ def test_the_duplicates_command_prints_the_study_as_json(monkeypatch, capsys):
          for f in experiments.FILLS},
         {"absrel": np.array([0.09, 0.09]), "delta1": np.array([0.85, 0.9])},
         (0.5,), {"absrel": np.array([[0.2, 0.2]]), "delta1": np.array([[0.7, 0.7]])})
-    monkeypatch.setattr(experiments, "data_study", lambda **kwargs: study)
+    monkeypatch.setattr(studies, "data_study", lambda **kwargs: study)
     assert experiments.main(["duplicates", "--json", "--seeds", "2"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["nominal"] == 256 and out["k"] == [16.0] and out["unique"] == [16]
@@ -250,19 +242,12 @@ def test_the_cost_model_prices_labelled_scenes():
         experiments.CostModel(engineering="a lot")
 
 
-def test_run_parallel_keeps_the_order_of_the_jobs():
-    # math.pow is importable by name, as a spawned worker needs
-    assert experiments.run_parallel(math.pow, [(2, 3), (3, 2), (10, 0)], progress=False) == [
-        8.0, 9.0, 1.0]
-    assert experiments.run_parallel(math.pow, [], progress=False) == []
-
-
 def test_the_features_command_prints_the_curve_as_json(monkeypatch, capsys):
     curve = experiments.FeatureCurve(
         (16, 64), (0, 1), {m: np.full((2, 2), 0.5) for m in experiments.FEATURE_METRICS},
         {m: np.full(2, 0.4) for m in experiments.FEATURE_METRICS},
         {m: 0.45 for m in experiments.FEATURE_METRICS})
-    monkeypatch.setattr(experiments, "feature_curve", lambda **kwargs: curve)
+    monkeypatch.setattr(studies, "feature_curve", lambda **kwargs: curve)
     assert experiments.main(["features", "--json", "--seeds", "2"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["learned_features"]["recall"] == [[0.5, 0.5], [0.5, 0.5]]
@@ -272,7 +257,7 @@ def test_the_features_command_prints_the_curve_as_json(monkeypatch, capsys):
 
 
 def test_a_descriptor_is_cached_and_zero_scenes_is_the_untrained_network(tmp_path, monkeypatch):
-    monkeypatch.setattr(experiments, "CACHE", tmp_path)
+    monkeypatch.setenv("DEPTHLAB_CACHE", str(tmp_path))
     tiny = features.DescriptorTrainConfig(steps=2, scenes_per_step=1)
     first = experiments.trained_descriptor(3, 0, config=tiny, progress=False)
     again = experiments.trained_descriptor(3, 0, config=tiny, progress=False)

@@ -137,7 +137,7 @@ def test_a_killed_loop_resumes_without_losing_or_double_counting(tmp_path):
 
 
 def test_run_many_runs_each_loop_once_in_its_own_database(tmp_path, monkeypatch):
-    monkeypatch.setattr(experiments, "CACHE", tmp_path / "cache")
+    monkeypatch.setenv("DEPTHLAB_CACHE", str(tmp_path / "cache"))
     configs = [TINY_CONFIG, dataclasses.replace(TINY_CONFIG, strategy="diversity")]
     first = loop.run_many(configs, 2, progress=False)
     assert [[r["round"] for r in records] for records in first] == [[1, 2], [1, 2]]

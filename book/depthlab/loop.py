@@ -12,8 +12,8 @@ the deployments and per-round metrics. A round is one transaction, committed aft
 checkpoint file is written, so a process killed at any moment resumes from the last committed
 round: no label is lost or counted twice, and no checkpoint is referenced without its file.
 
-Several loops run side by side with `run_many` (one process per CPU core where the machine
-has them), each in its own database in the model cache.
+Several loops run side by side with `run_many`, as jobs on the workers of `depthlab.parallel`
+(a local cluster, or a remote one), each in its own database in the model cache.
 
 Command line (run from ``book/``)::
 
@@ -28,13 +28,15 @@ import json
 import pathlib
 import sqlite3
 import sys
+import tempfile
 import time
 
 import numpy as np
 import scipy.stats
 import torch
 
-from . import _checks, classical, experiments, explain, hybrid, learned, metrics, world
+from . import _checks, cache, classical, experiments, explain, hybrid, learned, metrics, \
+    parallel, world
 
 __all__ = ["PHASES", "STEPS", "STRATEGIES", "LoopConfig", "default_db", "main", "monitor",
            "phase", "run", "run_many", "select"]
@@ -253,7 +255,7 @@ def _checkpoints(db):
 
 
 def _save_model(model, path):
-    experiments.write_atomic(path, lambda target: learned.save(model, target))
+    cache.write_atomic(path, lambda target: learned.save(model, target))
 
 
 def _score(model, scenes):
@@ -262,10 +264,8 @@ def _score(model, scenes):
 
 def _start(connection, db, config, progress):
     """Creates the first champion (round 0) in an empty database."""
-    champion = experiments.trained_model(
-        config.initial, config.seed,
-        config=dataclasses.replace(experiments.SWEEP_CONFIG, steps=config.initial_steps),
-        progress=progress)
+    champion = experiments.trained_model(config.initial, config.seed,
+                                         config=_initial_config(config), progress=progress)
     path = _checkpoints(db) / "round-000.pt"
     _save_model(champion, path)
     connection.execute("BEGIN IMMEDIATE")
@@ -418,7 +418,7 @@ def default_db(config: LoopConfig = LoopConfig()) -> pathlib.Path:
     """The database of a configuration in the model cache, named by the configuration and
     by the code (so a changed loop starts afresh instead of reading stale rounds)."""
     source = hashlib.sha256(pathlib.Path(__file__).read_bytes()).hexdigest()[:16]
-    return experiments.CACHE / f"loop-{experiments.cache_key(config, source)}.sqlite"
+    return cache.directory() / f"loop-{cache.cache_key(config, source)}.sqlite"
 
 
 def _committed(db):
@@ -433,25 +433,68 @@ def _committed(db):
         connection.close()
 
 
-def _run_quietly(config, rounds):
-    return run(default_db(config), rounds, config, progress=False)
+def _initial_config(config):
+    """The recipe of a loop's first model: the sweep's, for ``config.initial_steps`` steps."""
+    return dataclasses.replace(experiments.SWEEP_CONFIG, steps=config.initial_steps)
+
+
+def _files(db):
+    """A loop's database and checkpoints as bytes: what a worker needs to resume it."""
+    return {"db": db.read_bytes(),
+            "models": {p.name: p.read_bytes() for p in sorted(_checkpoints(db).glob("*.pt"))}}
+
+
+def _loop_job(config, rounds, files):
+    """Worker: resumes a loop from its files (`_files`) in a scratch folder of its own, runs it
+    to ``rounds`` rounds and returns its files, so that no disk is shared with the client."""
+    with tempfile.TemporaryDirectory(prefix="depthlab-loop-") as folder:
+        db = pathlib.Path(folder) / "loop.sqlite"
+        db.write_bytes(files["db"])
+        _checkpoints(db).mkdir()
+        for name, data in files["models"].items():
+            (_checkpoints(db) / name).write_bytes(data)
+        run(db, rounds, config, progress=False)
+        return _files(db)
 
 
 def run_many(configs, rounds: int, progress: bool = True) -> list:
     """`run` for every configuration, each in its `default_db`, side by side.
 
-    Loops not yet done run on `experiments.workers` processes; finished ones are read from
-    their databases. Returns the records of each configuration, in order.
+    The loops not yet done run as jobs on the workers (`depthlab.parallel`): their first
+    models are trained there first (through the model cache), the round-0 databases are made
+    here, and each worker returns its loop's database and checkpoints, which are written here.
+    Finished loops are read from their databases. Returns the records of each configuration,
+    in order.
     """
     configs = list(configs)
     rounds = _checks.integer("rounds", rounds, 1, 10_000)
     for config in configs:
         if not isinstance(config, LoopConfig):
             raise TypeError(f"configs must be LoopConfigs, got {type(config).__name__}")
-    todo = [c for c in configs if _committed(default_db(c)) < rounds]
-    if todo:
-        experiments.run_parallel(_run_quietly, [(c, rounds) for c in todo], progress,
-                                 desc="loops")
+    todo = list(dict.fromkeys(c for c in configs if _committed(default_db(c)) < rounds))
+    for steps in sorted({c.initial_steps for c in todo}):
+        same = [c for c in todo if c.initial_steps == steps]
+        experiments.train_models(list(dict.fromkeys((c.initial, c.seed, learned.DataConfig())
+                                                    for c in same)),
+                                 config=_initial_config(same[0]), progress=progress,
+                                 desc="first models")
+    for config in todo:
+        db = default_db(config)
+        db.parent.mkdir(parents=True, exist_ok=True)
+        connection = _open(db, config)
+        try:
+            if connection.execute("SELECT COUNT(*) FROM models").fetchone()[0] == 0:
+                _start(connection, db, config, progress=False)
+        finally:
+            connection.close()
+    results, _ = parallel.run(_loop_job, [(c, rounds, _files(default_db(c))) for c in todo],
+                              labels=[f"{c.strategy}, seed {c.seed}" for c in todo],
+                              desc="loops", progress=progress)
+    for config, files in zip(todo, results):
+        db = default_db(config)
+        for name, data in files["models"].items():  # before the database that names them
+            cache.write_bytes(_checkpoints(db) / name, data)
+        cache.write_bytes(db, files["db"])
     return [run(default_db(c), rounds, c, progress=False) for c in configs]
 
 

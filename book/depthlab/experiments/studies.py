@@ -1,52 +1,34 @@
-"""The book's studies, callable from the notebooks and from the command line.
+"""The book's studies: each one a set of independent jobs that `depthlab.parallel` runs, with
+its results kept in the disk cache (`depthlab.cache`).
 
-Command line (run from ``book/``, or with ``book`` on ``PYTHONPATH``)::
+- `sweep`: the learned model at every training-set size and seed, against the methods that do
+  not train; with `feature_curve`, the pipeline with a learned descriptor.
+- `data_study`: training sets filled with copies or augmentations, or with wrong labels.
+- `throughput`: the same jobs on 1 and 2 local workers, to measure how the studies scale.
 
-    python -m depthlab.experiments classical --scenes 200 --json
-    python -m depthlab.experiments features --json
-    python -m depthlab.experiments crossover --json
-    python -m depthlab.experiments duplicates --json
-
-Trained models and sweep results are cached on disk in ``.cache/depthlab`` at the top of the
-repository (or in ``$DEPTHLAB_CACHE``), under a key made of every configuration and a hash of
-the source of the modules that make the numbers (`world`, `classical`, `learned`, `features`,
-`metrics`),
-so a second run is fast and a change to any of them starts afresh. The folder is never
-committed; deleting it is always safe.
+A job runs on a worker and returns its result (a trained model as bytes, scores as numbers);
+this process writes the cache, and a job whose result is cached is not submitted at all.
 """
 from __future__ import annotations
 
-import argparse
-import concurrent.futures
 import dataclasses
 import functools
-import hashlib
 import json
-import multiprocessing
-import os
-import pathlib
-import sys
 import time
 
 import cv2
 import numpy as np
-import scipy.optimize
 import torch
 from tqdm.auto import tqdm
 
-from . import _checks, classical, features, learned, metrics, world
+from .. import _checks, cache, classical, features, learned, metrics, parallel, world
+from .curves import METRICS, as_error, crossing, fit_power_law
 
-__all__ = ["CACHE", "CACHE_FORMAT", "DATA_NOMINAL", "DATA_UNIQUE", "FEATURE_CONFIG",
-           "FEATURE_METRICS", "FILLS", "LABEL_NOISE", "METRICS", "SIZES", "SWEEP_CONFIG",
-           "ClassicalEvaluation", "CostModel", "DataStudy", "FeatureCurve", "PowerLaw", "Sweep",
-           "as_error", "cache_key", "code_version", "data_study", "evaluate_classical",
-           "feature_curve", "fit_power_law", "main", "pipeline_scores", "run_parallel", "sweep",
-           "test_scenes", "trained_descriptor", "trained_model", "workers", "write_atomic"]
-
-#: Where trained models and sweep results are cached.
-CACHE = pathlib.Path(os.environ.get("DEPTHLAB_CACHE",
-                                    pathlib.Path(__file__).resolve().parents[2] / ".cache"
-                                    / "depthlab"))
+__all__ = ["DATA_NOMINAL", "DATA_UNIQUE", "FEATURE_CONFIG", "FEATURE_METRICS", "FILLS",
+           "LABEL_NOISE", "SIZES", "SWEEP_CONFIG", "ClassicalEvaluation", "DataStudy",
+           "FeatureCurve", "Sweep", "Throughput", "data_study", "evaluate_classical",
+           "feature_curve", "pipeline_scores", "sweep", "test_scenes", "throughput",
+           "train_models", "trained_descriptor", "trained_model"]
 
 #: The sweep's training-set sizes: 8 sizes, log-spaced from 16 to 4096 scenes.
 SIZES = tuple(int(round(16 * 256 ** (k / 7))) for k in range(8))
@@ -54,9 +36,6 @@ SIZES = tuple(int(round(16 * 256 ** (k / 7))) for k in range(8))
 #: The sweep's training recipe: `learned.TrainConfig` on one thread, so that two models train
 #: side by side on two cores and the result does not depend on how many run at once.
 SWEEP_CONFIG = learned.TrainConfig(threads=1)
-
-#: The metrics a sweep records, and whether larger is better.
-METRICS = {"absrel": False, "delta1": True}
 
 #: The learned descriptor's training recipe in the sweep, on one thread like `SWEEP_CONFIG`.
 FEATURE_CONFIG = features.DescriptorTrainConfig()
@@ -138,34 +117,19 @@ def evaluate_classical(scenes: world.Scene, progress: bool = True,
                                np.array(seconds))
 
 
-#: Bump when the way this module scores a sweep changes: it is part of every cache key.
-CACHE_FORMAT = 1
-
-
-@functools.lru_cache(maxsize=1)
-def code_version() -> str:
-    """A hash of the source of the modules that make the numbers: part of every cache key."""
-    digest = hashlib.sha256(str(CACHE_FORMAT).encode())
-    for module in (_checks, classical, features, learned, metrics, world):
-        path = pathlib.Path(module.__file__)
-        digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def cache_key(*parts) -> str:
-    """A short hash of ``parts`` (dataclasses or JSON values) and `code_version`: the name of
-    a cached result."""
-    text = json.dumps([dataclasses.asdict(p) if dataclasses.is_dataclass(p) else p
-                       for p in parts] + [code_version()], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
-def write_atomic(path: pathlib.Path, write) -> None:
-    """Writes through a temporary file, so an interrupted run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + f".{os.getpid()}.partial")
-    write(partial)
-    partial.replace(path)
+def _model_path(n_scenes, seed, world_config, config, data):
+    """Where the model of one training run is cached, after checking the run's arguments;
+    also returns the recipe with its seed."""
+    if not isinstance(config, learned.TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if not isinstance(data, learned.DataConfig):
+        raise TypeError(f"data must be a DataConfig, got {type(data).__name__}")
+    if not isinstance(world_config, world.WorldConfig):
+        raise TypeError(f"world_config must be a WorldConfig, got {type(world_config).__name__}")
+    config = dataclasses.replace(config, seed=_checks.integer("seed", seed, 0, 2**32 - 1))
+    n_scenes = _checks.integer("n_scenes", n_scenes, 1, 10**6)
+    key = cache.cache_key(n_scenes, config, learned.ModelConfig(), world_config, data)
+    return cache.directory() / f"model-{key}.pt", config
 
 
 def trained_model(n_scenes: int, seed: int = 0,
@@ -173,22 +137,67 @@ def trained_model(n_scenes: int, seed: int = 0,
                   config: learned.TrainConfig = learned.TrainConfig(),
                   progress: bool = True,
                   data: learned.DataConfig = learned.DataConfig()) -> learned.DepthModel:
-    """`learned.train` on ``n_scenes`` items (made as ``data`` says) with ``seed``, through
-    the disk cache."""
-    if not isinstance(config, learned.TrainConfig):
-        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-    if not isinstance(data, learned.DataConfig):
-        raise TypeError(f"data must be a DataConfig, got {type(data).__name__}")
-    config = dataclasses.replace(config, seed=_checks.integer("seed", seed, 0, 2**32 - 1))
-    n_scenes = _checks.integer("n_scenes", n_scenes, 1, 10**6)
-    key = cache_key(n_scenes, config, learned.ModelConfig(), world_config, data)
-    path = CACHE / f"model-{key}.pt"
+    """`learned.train` on ``n_scenes`` items (made as ``data`` says) with ``seed``, in this
+    process, through the disk cache (`train_models` trains many on the workers)."""
+    path, config = _model_path(n_scenes, seed, world_config, config, data)
     if path.is_file():
         return learned.load(path)
     model = learned.train(n_scenes, config, world_config=world_config, progress=progress,
                           data=data)
-    write_atomic(path, lambda target: learned.save(model, target))
+    cache.write_atomic(path, lambda target: learned.save(model, target))
     return model
+
+
+def _train_job(n_scenes, world_config, config, data):
+    """Worker: trains one model on one core and returns it as bytes (`learned.save`)."""
+    model = learned.train(n_scenes, config, world_config=world_config, progress=False,
+                          data=data)
+    return cache.to_bytes(learned.save, model)
+
+
+def train_models(runs, world_config: world.WorldConfig = world.WorldConfig(),
+                 config: learned.TrainConfig = learned.TrainConfig(), progress: bool = True,
+                 desc: str = "training-set sizes x seeds") -> list:
+    """Trains the models of ``runs`` that are not cached yet on the workers
+    (`depthlab.parallel`) and caches them.
+
+    Parameters
+    ----------
+    runs : iterable of (int, int, learned.DataConfig)
+        Training items, seed, and how the items are made.
+    world_config : world.WorldConfig
+    config : learned.TrainConfig
+        The recipe; its seed is replaced by each run's.
+    progress : bool
+        Show a progress bar over the models trained.
+    desc : str
+        The progress bar's title.
+
+    Returns
+    -------
+    list of parallel.Task
+        Where and when each model trained (empty when every one was cached).
+    """
+    todo = {}
+    for n_scenes, seed, data in runs:
+        path, recipe = _model_path(n_scenes, seed, world_config, config, data)
+        if not path.is_file():
+            todo[path] = ((n_scenes, world_config, recipe, data), f"N = {n_scenes}, seed {seed}")
+    results, tasks = parallel.run(_train_job, [job for job, _ in todo.values()],
+                                  labels=[label for _, label in todo.values()], desc=desc,
+                                  progress=progress)
+    for path, data in zip(todo, results):
+        cache.write_bytes(path, data)
+    return tasks
+
+
+def _descriptor_path(n_scenes, seed, world_config, config):
+    if not isinstance(config, features.DescriptorTrainConfig):
+        raise TypeError(f"config must be a DescriptorTrainConfig, got {type(config).__name__}")
+    config = dataclasses.replace(config, seed=_checks.integer("seed", seed, 0, 2**32 - 1))
+    n_scenes = _checks.integer("n_scenes", n_scenes, 0, 10**6)
+    key = cache.cache_key(n_scenes, config, world_config)
+    return cache.directory() / f"descriptor-{key}.pt", config
 
 
 def trained_descriptor(n_scenes: int, seed: int = 0,
@@ -197,17 +206,13 @@ def trained_descriptor(n_scenes: int, seed: int = 0,
                        progress: bool = True) -> features.LearnedDescriptor:
     """`features.train` on the first ``n_scenes`` training scenes with ``seed``, through the
     disk cache; ``n_scenes = 0`` gives `features.untrained`."""
-    if not isinstance(config, features.DescriptorTrainConfig):
-        raise TypeError(f"config must be a DescriptorTrainConfig, got {type(config).__name__}")
-    seed = _checks.integer("seed", seed, 0, 2**32 - 1)
-    if _checks.integer("n_scenes", n_scenes, 0, 10**6) == 0:
-        return features.untrained(seed=seed)
-    config = dataclasses.replace(config, seed=seed)
-    path = CACHE / f"descriptor-{cache_key(n_scenes, config, world_config)}.pt"
+    path, config = _descriptor_path(n_scenes, seed, world_config, config)
+    if n_scenes == 0:
+        return features.untrained(seed=config.seed)
     if path.is_file():
         return features.load(path)
     descriptor = features.train(n_scenes, config, world_config=world_config, progress=progress)
-    write_atomic(path, lambda target: features.save(descriptor, target))
+    cache.write_atomic(path, lambda target: features.save(descriptor, target))
     return descriptor
 
 
@@ -238,6 +243,8 @@ class FeatureCurve:
         Metric name to (seeds,) test scores of the same descriptor with random weights.
     sift : dict
         Metric name to the test score of the pipeline with SIFT's own descriptor.
+    tasks : tuple of parallel.Task
+        Where and when each descriptor was trained and scored, when the curve was computed.
     """
 
     sizes: tuple
@@ -245,6 +252,7 @@ class FeatureCurve:
     learned: dict
     untrained: dict
     sift: dict
+    tasks: tuple = ()
 
     def to_json(self) -> dict:
         """The command line's JSON: (sizes, seeds) arrays of the learned descriptor, (seeds,)
@@ -255,13 +263,21 @@ class FeatureCurve:
                 "sift": dict(self.sift)}
 
 
-def _features_one(n_scenes, seed, world_config, config, n_test):
-    """Worker: trains (or finds in the cache) one descriptor and scores it on the test scenes,
-    on one core (torch's and OpenCV's threads alike)."""
+def _features_job(n_scenes, world_config, config, n_test, saved):
+    """Worker: on one core, trains one descriptor (or reads it from ``saved`` bytes; random
+    weights for 0 scenes) and scores the pipeline that uses it on the test scenes. Returns
+    the descriptor as bytes (None if it was given or untrained) and the scores."""
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
-    descriptor = trained_descriptor(n_scenes, seed, world_config, config, progress=False)
-    return pipeline_scores(test_scenes(n_test, world_config), descriptor)
+    made = None
+    if n_scenes == 0:
+        descriptor = features.untrained(seed=config.seed)
+    elif saved is not None:
+        descriptor = cache.from_bytes(features.load, saved)
+    else:
+        descriptor = features.train(n_scenes, config, world_config=world_config, progress=False)
+        made = cache.to_bytes(features.save, descriptor)
+    return made, pipeline_scores(test_scenes(n_test, world_config), descriptor)
 
 
 def feature_curve(sizes=SIZES, seeds=(0, 1, 2),
@@ -269,8 +285,8 @@ def feature_curve(sizes=SIZES, seeds=(0, 1, 2),
                   config: features.DescriptorTrainConfig = FEATURE_CONFIG,
                   progress: bool = True) -> FeatureCurve:
     """Trains the learned descriptor at every size and seed and scores the pipeline that uses
-    it on the sweep's held-out scenes; cached on disk. Training and scoring run on `workers`
-    processes.
+    it on the sweep's held-out scenes; cached on disk. Each descriptor trains and is scored
+    on a worker (`depthlab.parallel`).
 
     Parameters
     ----------
@@ -286,70 +302,33 @@ def feature_curve(sizes=SIZES, seeds=(0, 1, 2),
     """
     sizes, seeds, n_test = _study(sizes, seeds, world_config, n_test, config,
                                   features.DescriptorTrainConfig)
-    path = CACHE / f"features-{cache_key(sizes, seeds, world_config, n_test, config)}.json"
-    if path.is_file():
-        saved = json.loads(path.read_text())
-    else:
+    path = cache.directory() / (
+        f"features-{cache.cache_key(sizes, seeds, world_config, n_test, config)}.json")
+    if not path.is_file():
         runs = [(n, seed) for n in (0,) + sizes for seed in seeds]
-        scores = run_parallel(_features_one, [(n, seed, world_config, config, n_test)
-                                              for n, seed in runs], progress,
-                              "descriptors: sizes x seeds")
-        by_run = dict(zip(runs, scores))
+        jobs = []
+        for n, seed in runs:
+            where, recipe = _descriptor_path(n, seed, world_config, config)
+            jobs.append((n, world_config, recipe, n_test,
+                         where.read_bytes() if n and where.is_file() else None))
+        results, tasks = parallel.run(_features_job, jobs, desc="descriptors: sizes x seeds",
+                                      labels=[f"N = {n}, seed {s}" for n, s in runs],
+                                      progress=progress)
+        by_run = {}
+        for (n, seed), (made, scores) in zip(runs, results):
+            if made is not None:
+                cache.write_bytes(_descriptor_path(n, seed, world_config, config)[0], made)
+            by_run[n, seed] = scores
         saved = {"learned": {m: [[by_run[n, s][m] for s in seeds] for n in sizes]
                              for m in FEATURE_METRICS},
                  "untrained": {m: [by_run[0, s][m] for s in seeds] for m in FEATURE_METRICS},
-                 "sift": pipeline_scores(test_scenes(n_test, world_config))}
-        write_atomic(path, lambda target: target.write_text(json.dumps(saved)))
+                 "sift": pipeline_scores(test_scenes(n_test, world_config)),
+                 "tasks": [dataclasses.asdict(t) for t in tasks]}
+        cache.write_atomic(path, lambda target: target.write_text(json.dumps(saved)))
+    saved = json.loads(path.read_text())
     return FeatureCurve(sizes, seeds, {m: np.array(v) for m, v in saved["learned"].items()},
-                        {m: np.array(v) for m, v in saved["untrained"].items()}, saved["sift"])
-
-
-@dataclasses.dataclass(frozen=True)
-class PowerLaw:
-    """A learning curve ``error(N) = alpha * N**beta + floor`` (Hestness et al., 2017)."""
-
-    alpha: float
-    beta: float
-    floor: float
-
-    def __call__(self, n):
-        return self.alpha * np.asarray(n, float) ** self.beta + self.floor
-
-    def reaches(self, error: float) -> float:
-        """The N at which the curve falls to ``error`` (inf if it never does)."""
-        if error <= self.floor:
-            return float("inf")
-        return float(((error - self.floor) / self.alpha) ** (1.0 / self.beta))
-
-
-def fit_power_law(sizes, errors) -> PowerLaw:
-    """Least-squares fit of `PowerLaw` to errors (lower is better) at training-set sizes.
-
-    Parameters
-    ----------
-    sizes : (K,) array of positive numbers, K >= 3
-    errors : (K,) array, or (K, S) for S seeds (fitted to every seed's points at once)
-    """
-    sizes, errors = np.asarray(sizes, float), np.asarray(errors, float)
-    if sizes.ndim != 1 or len(sizes) < 3 or (sizes <= 0).any():
-        raise ValueError("sizes must be at least 3 positive numbers")
-    if errors.shape[0] != len(sizes) or errors.ndim > 2 or not np.isfinite(errors).all():
-        raise ValueError(f"errors must be finite, shaped ({len(sizes)},) or ({len(sizes)}, "
-                         f"seeds), got {errors.shape}")
-    n = np.broadcast_to(sizes.reshape(-1, *([1] * (errors.ndim - 1))), errors.shape).ravel()
-    e = errors.ravel()
-    start = (max(e.max() - e.min(), 1e-6) * 16 ** 0.5, -0.5, max(e.min() * 0.9, 0.0))
-    (alpha, beta, floor), _ = scipy.optimize.curve_fit(
-        lambda x, a, b, c: a * x ** b + c, n, e, p0=start,
-        bounds=([0.0, -3.0, 0.0], [np.inf, 0.0, np.inf]), maxfev=20000)
-    return PowerLaw(float(alpha), float(beta), float(floor))
-
-
-def as_error(metric: str, values):
-    """Values of ``metric`` as errors, lower is better: ``1 - delta1``, AbsRel unchanged."""
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {sorted(METRICS)}, got {metric!r}")
-    return 1.0 - np.asarray(values) if METRICS[metric] else np.asarray(values)
+                        {m: np.array(v) for m, v in saved["untrained"].items()}, saved["sift"],
+                        tuple(parallel.Task(**t) for t in saved.get("tasks", ())))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -375,6 +354,9 @@ class Sweep:
     learned_features : dict
         The middle road, the pipeline with a learned descriptor (`feature_curve`):
         `FEATURE_METRICS` name to a (sizes, seeds) array; empty when not measured.
+    tasks : tuple of parallel.Task
+        Where and when each model of the sweep was trained, when the sweep was computed
+        (models that an earlier study had cached are not among them).
     """
 
     sizes: tuple
@@ -385,6 +367,7 @@ class Sweep:
     n_test: int
     config: learned.TrainConfig = SWEEP_CONFIG
     learned_features: dict = dataclasses.field(default_factory=dict)
+    tasks: tuple = ()
 
     #: The sweep's learning curves, by the name `crossover` and the JSON use.
     CURVES = ("learned", "learned_features")
@@ -406,21 +389,10 @@ class Sweep:
         if curve not in self.CURVES or not getattr(self, curve):
             raise ValueError(f"curve must be one of the measured curves "
                              f"{[c for c in self.CURVES if getattr(self, c)]}, got {curve!r}")
-        gap = (as_error(metric, getattr(self, curve)[metric])
-               - as_error(metric, self.methods[method][metric]))
-        logs = np.log(np.asarray(self.sizes, float))
-        result = np.full(len(self.seeds), np.nan)
-        for s in range(len(self.seeds)):
-            worse = np.flatnonzero(gap[:, s] >= 0)
-            if len(worse) == 0:
-                result[s] = self.sizes[0]
-            elif worse[-1] < len(self.sizes) - 1:
-                i = worse[-1]
-                t = gap[i, s] / (gap[i, s] - gap[i + 1, s])
-                result[s] = float(np.exp(logs[i] + t * (logs[i + 1] - logs[i])))
-        return result
+        return crossing(self.sizes, as_error(metric, getattr(self, curve)[metric])
+                        - as_error(metric, self.methods[method][metric]))
 
-    def power_law(self, metric: str) -> PowerLaw:
+    def power_law(self, metric: str):
         """`fit_power_law` of the learned model's error on ``metric`` over all seeds."""
         return fit_power_law(self.sizes, as_error(metric, self.learned[metric]))
 
@@ -451,90 +423,6 @@ def _score(depths, scenes) -> dict:
     return {m: float(getattr(scores, m)) for m in METRICS}
 
 
-def _use_cache(path):
-    """Worker initialiser: a spawned worker caches where its parent does."""
-    global CACHE
-    CACHE = pathlib.Path(path)
-
-
-def _train_one(n_scenes, seed, world_config, config, data):
-    """Worker: trains (or finds in the cache) one model of a study."""
-    torch.set_num_threads(config.threads)
-    trained_model(n_scenes, seed, world_config, config, progress=False, data=data)
-
-
-def _limit(paths):
-    """The first limit found in cgroup files: a number, or (cgroup v2) "quota period" as their
-    ratio; "max" or -1 mean none (inf)."""
-    for path in paths:
-        try:
-            fields = pathlib.Path(path).read_text().split()
-        except OSError:
-            continue
-        if fields and fields[0] not in ("max", "-1"):
-            return float(fields[0]) / (float(fields[1]) if len(fields) > 1 else 1.0)
-    return float("inf")
-
-
-def workers() -> int:
-    """Training processes a sweep uses: 2 where two cores and 6 GB of memory are free to it,
-    else 1, in the notebook's own process. Each worker holds up to about 1.2 GB; Binder gives
-    1 CPU and 2 GB, which the CPU_LIMIT and MEM_LIMIT variables and the cgroup files tell."""
-    # cgroup v1 keeps the CPU quota and its period in two files: without both, no limit.
-    quota = _limit(["/sys/fs/cgroup/cpu/cpu.cfs_quota_us"])
-    period = _limit(["/sys/fs/cgroup/cpu/cpu.cfs_period_us"])
-    cpus = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else os.cpu_count() or 1,
-               float(os.environ.get("CPU_LIMIT") or "inf"),
-               _limit(["/sys/fs/cgroup/cpu.max"]),
-               quota / period if np.isfinite(quota) and np.isfinite(period) else float("inf"))
-    memory = min(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
-                 float(os.environ.get("MEM_LIMIT") or "inf"),
-                 _limit(["/sys/fs/cgroup/memory.max",
-                         "/sys/fs/cgroup/memory/memory.limit_in_bytes"]))
-    return 2 if cpus >= 2 and memory >= 6 * 2**30 else 1
-
-
-def run_parallel(function, jobs, progress: bool = True, desc: str | None = None) -> list:
-    """``[function(*job) for job in jobs]``, on `workers` processes.
-
-    ``function`` must be importable by name (a module-level function), since spawned workers
-    look it up; they cache where this process does. Returns the results in the order of
-    ``jobs``, with a progress bar over the jobs done.
-    """
-    jobs = list(jobs)
-    workers_ = workers()
-    bar = tqdm(total=len(jobs), desc=desc, disable=not progress)
-    results = [None] * len(jobs)
-    if workers_ == 1:
-        for i, job in enumerate(jobs):
-            results[i] = function(*job)
-            bar.update()
-    else:
-        # Each worker computes on one core. OpenBLAS (NumPy's and SciPy's linear algebra)
-        # would start a thread per core in each of them, and its waiting threads slow the
-        # other worker several times over; it reads its thread count when a worker starts.
-        blas_threads = os.environ.get("OPENBLAS_NUM_THREADS")
-        os.environ["OPENBLAS_NUM_THREADS"] = "1"
-        try:
-            # "spawn" starts clean interpreters: forking a process that already runs torch's
-            # thread pool can deadlock.
-            with concurrent.futures.ProcessPoolExecutor(
-                    workers_, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_use_cache, initargs=(str(CACHE),)) as pool:
-                futures = {pool.submit(function, *job): i for i, job in enumerate(jobs)}
-                for future in concurrent.futures.as_completed(futures):
-                    results[futures[future]] = future.result()
-                    bar.update()
-        finally:
-            if blas_threads is None:
-                del os.environ["OPENBLAS_NUM_THREADS"]
-            else:
-                os.environ["OPENBLAS_NUM_THREADS"] = blas_threads
-    bar.close()
-    return results
-
-
 def _study(sizes, seeds, world_config, n_test, config, config_type):
     """Checks a study's arguments: training-set sizes (at least 2, increasing), distinct seeds,
     the world, the number of test scenes and a recipe of ``config_type``."""
@@ -551,19 +439,13 @@ def _study(sizes, seeds, world_config, n_test, config, config_type):
     return sizes, seeds, _checks.integer("n_test", n_test, 1, 100_000)
 
 
-def _train_all(runs, world_config, config, progress, desc="training-set sizes x seeds"):
-    """Trains the (size, seed, data) runs of a study into the cache."""
-    run_parallel(_train_one, [(n, seed, world_config, config, data) for n, seed, data in runs],
-                 progress, desc)
-
-
 def sweep(sizes=SIZES, seeds=(0, 1, 2), world_config: world.WorldConfig = world.WorldConfig(),
           n_test: int = 200, config: learned.TrainConfig = SWEEP_CONFIG,
           progress: bool = True, with_features: bool = True) -> Sweep:
     """Trains the learned model at every size and seed and scores everything on the same
     ``n_test`` held-out scenes of ``world_config``; cached on disk (see the module notes).
-    Training runs on `workers` processes. With ``with_features``, the pipeline with a learned
-    descriptor is measured too (`feature_curve`, with its own cache).
+    The models train on the workers (`depthlab.parallel`). With ``with_features``, the
+    pipeline with a learned descriptor is measured too (`feature_curve`, with its own cache).
 
     Parameters
     ----------
@@ -596,30 +478,32 @@ def sweep(sizes=SIZES, seeds=(0, 1, 2), world_config: world.WorldConfig = world.
 
 def _end_to_end(sizes, seeds, world_config, n_test, config, progress):
     """The sweep of the end-to-end model, against the methods that do not train."""
-    path = CACHE / f"sweep-{cache_key(sizes, seeds, world_config, n_test, config)}.json"
-    if path.is_file():
-        saved = json.loads(path.read_text())
-        return Sweep(sizes, seeds, {m: np.array(v) for m, v in saved["learned"].items()},
-                     saved["methods"], world_config, n_test, config)
-    scenes = test_scenes(n_test, world_config)
-    pipeline = evaluate_classical(scenes, progress=False)
-    methods = {"classical": _score(pipeline.depth, scenes),
-               "motion_stereo": _score([classical.motion_stereo(scenes.frame0[i],
-                                                                scenes.frame1[i])
-                                        for i in range(n_test)], scenes),
-               "constant": _score(np.ones_like(scenes.depth), scenes)}
-    runs = [(n, seed, learned.DataConfig()) for n in sizes for seed in seeds]
-    _train_all(runs, world_config, config, progress)
-    scores = {m: np.zeros((len(sizes), len(seeds))) for m in METRICS}
-    for i, n in enumerate(sizes):
-        for j, seed in enumerate(seeds):
-            model = trained_model(n, seed, world_config, config, progress=False)
-            depth = learned.predict_batch(model, scenes.frame0, scenes.frame1)
-            for metric, value in _score(depth, scenes).items():
-                scores[metric][i, j] = value
-    write_atomic(path, lambda target: target.write_text(json.dumps(
-        {"learned": {m: v.tolist() for m, v in scores.items()}, "methods": methods})))
-    return Sweep(sizes, seeds, scores, methods, world_config, n_test, config)
+    key = cache.cache_key(sizes, seeds, world_config, n_test, config)
+    path = cache.directory() / f"sweep-{key}.json"
+    if not path.is_file():
+        scenes = test_scenes(n_test, world_config)
+        pipeline = evaluate_classical(scenes, progress=False)
+        methods = {"classical": _score(pipeline.depth, scenes),
+                   "motion_stereo": _score([classical.motion_stereo(scenes.frame0[i],
+                                                                    scenes.frame1[i])
+                                            for i in range(n_test)], scenes),
+                   "constant": _score(np.ones_like(scenes.depth), scenes)}
+        tasks = train_models([(n, seed, learned.DataConfig()) for n in sizes for seed in seeds],
+                             world_config, config, progress)
+        scores = {m: np.zeros((len(sizes), len(seeds))) for m in METRICS}
+        for i, n in enumerate(sizes):
+            for j, seed in enumerate(seeds):
+                model = trained_model(n, seed, world_config, config, progress=False)
+                depth = learned.predict_batch(model, scenes.frame0, scenes.frame1)
+                for metric, value in _score(depth, scenes).items():
+                    scores[metric][i, j] = value
+        cache.write_atomic(path, lambda target: target.write_text(json.dumps(
+            {"learned": {m: v.tolist() for m, v in scores.items()}, "methods": methods,
+             "tasks": [dataclasses.asdict(t) for t in tasks]})))
+    saved = json.loads(path.read_text())
+    return Sweep(sizes, seeds, {m: np.array(v) for m, v in saved["learned"].items()},
+                 saved["methods"], world_config, n_test, config,
+                 tasks=tuple(parallel.Task(**t) for t in saved.get("tasks", ())))
 
 
 #: The data study's nominal training-set size, a size of the sweep.
@@ -658,6 +542,8 @@ class DataStudy:
         Shares of wrong labels in training sets of `nominal` unique scenes.
     noisy : dict
         Metric to a (label_noise, seeds) array of test scores.
+    tasks : tuple of parallel.Task
+        Where and when each of the study's own models was trained, when it was computed.
     """
 
     sweep: Sweep
@@ -667,6 +553,7 @@ class DataStudy:
     flipped: dict
     label_noise: tuple
     noisy: dict
+    tasks: tuple = ()
 
     @property
     def copies(self) -> np.ndarray:
@@ -733,22 +620,23 @@ def data_study(seeds=(0, 1, 2), nominal=DATA_NOMINAL, unique=DATA_UNIQUE,
         raise ValueError("label_noise rates must be above 0 (the sweep is the clean case)")
     result = sweep(sizes, seeds, n_test=n_test, config=config, progress=progress)
     seeds = result.seeds
-    key = cache_key(result.sizes, nominal, unique, label_noise, seeds, n_test, config)
-    path = CACHE / f"data-{key}.json"
+    key = cache.cache_key(result.sizes, nominal, unique, label_noise, seeds, n_test, config)
+    path = cache.directory() / f"data-{key}.json"
     if path.is_file():
         saved = json.loads(path.read_text())
         return DataStudy(result, nominal, unique,
                          {f: {m: np.array(v) for m, v in saved["filled"][f].items()}
                           for f in FILLS},
                          {m: np.array(v) for m, v in saved["flipped"].items()},
-                         label_noise, {m: np.array(v) for m, v in saved["noisy"].items()})
+                         label_noise, {m: np.array(v) for m, v in saved["noisy"].items()},
+                         tuple(parallel.Task(**t) for t in saved.get("tasks", ())))
     # (name, items, how the items are made)
     sets = [((fill, n), nominal, make(unique=n)) for fill, make in FILLS.items() for n in unique]
     sets.append((("flipped",), 4 * nominal, learned.DataConfig(unique=nominal, augment=True)))
     sets += [(("label_noise", r), nominal, learned.DataConfig(label_noise=r))
              for r in label_noise]
-    _train_all([(items, seed, data) for _, items, data in sets for seed in seeds],
-               result.world_config, config, progress, desc="training sets x seeds")
+    tasks = train_models([(items, seed, data) for _, items, data in sets for seed in seeds],
+                         result.world_config, config, progress, desc="training sets x seeds")
     scenes = test_scenes(n_test, result.world_config)
     scores = {}
     for name, items, data in sets:
@@ -761,143 +649,94 @@ def data_study(seeds=(0, 1, 2), nominal=DATA_NOMINAL, unique=DATA_UNIQUE,
     flipped = {m: np.array([scores[("flipped",), s][m] for s in seeds]) for m in METRICS}
     noisy = {m: np.array([[scores[("label_noise", r), s][m] for s in seeds]
                           for r in label_noise]) for m in METRICS}
-    write_atomic(path, lambda target: target.write_text(json.dumps(
+    cache.write_atomic(path, lambda target: target.write_text(json.dumps(
         {"filled": {f: {m: v.tolist() for m, v in d.items()} for f, d in filled.items()},
          "flipped": {m: v.tolist() for m, v in flipped.items()},
-         "noisy": {m: v.tolist() for m, v in noisy.items()}})))
-    return DataStudy(result, nominal, unique, filled, flipped, label_noise, noisy)
+         "noisy": {m: v.tolist() for m, v in noisy.items()},
+         "tasks": [dataclasses.asdict(t) for t in tasks]})))
+    return DataStudy(result, nominal, unique, filled, flipped, label_noise, noisy,
+                     tuple(tasks))
+
+
 
 
 @dataclasses.dataclass(frozen=True)
-class CostModel:
-    """An explicit price list for depth from two frames (in any currency; the defaults are
-    illustrations, not measurements).
+class Throughput:
+    """The same training jobs on local clusters of several sizes.
+
+    Attributes
+    ----------
+    workers : tuple of int
+        Worker processes of each cluster.
+    seconds : tuple of float
+        Wall time of all the jobs on each cluster, from the first submission to the last
+        result (the workers started and their imports done beforehand).
+    tasks : tuple of tuple of parallel.Task
+        Every job's own run on each cluster.
+    n_scenes, steps : int
+        Each job trains a model on ``n_scenes`` scenes for ``steps`` steps (the sweep's recipe
+        otherwise), with a seed of its own.
+    """
+
+    workers: tuple
+    seconds: tuple
+    tasks: tuple
+    n_scenes: int
+    steps: int
+
+    def speedup(self) -> np.ndarray:
+        """Each cluster's throughput over the first's (jobs per second, relative)."""
+        return self.seconds[0] / np.asarray(self.seconds)
+
+    def overhead(self) -> np.ndarray:
+        """Per cluster, the seconds per job that the wall time adds to the jobs' own
+        computation spread over the workers: scheduling, sending jobs and results."""
+        busy = np.array([sum(t.seconds for t in run) for run in self.tasks])
+        return (np.asarray(self.seconds) - busy / np.asarray(self.workers)) \
+            / np.array([len(run) for run in self.tasks])
+
+
+def throughput(workers=(1, 2), jobs: int = 6, n_scenes: int = SIZES[3], steps: int = 150,
+               progress: bool = True) -> Throughput:
+    """Trains ``jobs`` models of the sweep's recipe on a new local cluster of each size in
+    ``workers`` and times them; cached on disk (the timings of the run that computed it).
 
     Parameters
     ----------
-    collect : float
-        Cost of capturing one scene (two frames).
-    label : float
-        Cost of one scene's dense depth label.
-    engineering : float
-        One-off cost of writing and tuning the classical pipeline, which needs no labels.
+    workers : sequence of int
+        Worker processes of each cluster, each at least 1.
+    jobs : int
+        Models trained on each cluster, each with its own seed.
+    n_scenes : int
+        Training scenes of each model.
+    steps : int
+        Training steps of each model.
+    progress : bool
+        Show a progress bar over the jobs of each cluster.
     """
-
-    collect: float = 0.5
-    label: float = 4.0
-    engineering: float = 5000.0
-
-    def __post_init__(self):
-        for name in ("collect", "label", "engineering"):
-            _checks.number(name, getattr(self, name), 0.0)
-        if self.per_scene <= 0:
-            raise ValueError("collect + label must be above 0: a labelled scene is not free")
-
-    @property
-    def per_scene(self) -> float:
-        """Cost of one labelled training scene."""
-        return self.collect + self.label
-
-    def learned_cost(self, n_scenes):
-        """Cost of ``n_scenes`` labelled scenes (copies and augmentations cost nothing)."""
-        return np.asarray(n_scenes, float) * self.per_scene
-
-    def scenes(self, budget):
-        """Labelled scenes a budget buys."""
-        return np.asarray(budget, float) / self.per_scene
-
-
-def _print_crossover(result):
-    """The crossover command's text output, from its JSON."""
-    for metric in METRICS:
-        print(f"{metric}: classical {result['classical'][metric][0][0]:.3f}")
-        for n, row in zip(result["sizes"], result["learned"][metric]):
-            print(f"  learned, {n:>5} scenes: " + " ".join(f"{v:.3f}" for v in row))
-        if "learned_features" in result:
-            for n, row in zip(result["sizes"], result["learned_features"][metric]):
-                print(f"  learned features, {n:>5} scenes: " + " ".join(f"{v:.3f}" for v in row))
-        print(f"  crossover N: {result['crossover_n'][metric]}")
-
-
-def _print_features(result):
-    """The features command's text output, from its JSON."""
-    for metric in FEATURE_METRICS:
-        print(f"{metric}: SIFT's descriptor {result['sift'][metric]:.3f}, untrained "
-              + " ".join(f"{v:.3f}" for v in result["untrained"][metric]))
-        for n, row in zip(result["sizes"], result["learned_features"][metric]):
-            print(f"  learned features, {n:>5} scenes: " + " ".join(f"{v:.3f}" for v in row))
-
-
-def _print_data(result):
-    """The duplicates command's text output, from its JSON."""
-    for metric in METRICS:
-        print(f"{metric}, {result['nominal']} items made of U unique scenes (seeds):")
-        for i, (n, k) in enumerate(zip(result["unique"], result["k"])):
-            print(f"  U = {n:>4} (k = {k:.1f}): " + ", ".join(
-                f"{name} " + " ".join(f"{v:.3f}" for v in scores[metric][i])
-                for name, scores in result["variants"].items()))
-        print(f"  {result['nominal']} scenes in their four flips: "
-              + " ".join(f"{v:.3f}" for v in result["nominal_flipped"][metric]))
-        for rate, row in zip(result["label_noise"]["rates"], result["label_noise"][metric]):
-            print(f"  {rate:.0%} wrong labels: " + " ".join(f"{v:.3f}" for v in row))
-
-
-def main(argv=None) -> int:
-    """The command line: ``classical --scenes N [--json]``, ``learned --scenes N --seed K
-    [--json]``, ``features [--json]``, ``crossover [--json]`` or ``duplicates [--json]``."""
-    parser = argparse.ArgumentParser(prog="python -m depthlab.experiments",
-                                     description="Run one of the book's studies.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("classical", help="the classical pipeline on held-out scenes")
-    run.add_argument("--scenes", type=int, default=200, help="number of held-out scenes")
-    run.add_argument("--json", action="store_true", help="print one JSON object")
-    one = commands.add_parser("learned", help="train the learned model (cached) and score it on "
-                              "the held-out scenes")
-    one.add_argument("--scenes", type=int, default=SIZES[-1], help="number of training scenes")
-    one.add_argument("--seed", type=int, default=0, help="the training seed")
-    one.add_argument("--test", type=int, default=200, help="number of held-out scenes")
-    one.add_argument("--json", action="store_true", help="print one JSON object")
-    feats = commands.add_parser("features", help="the pipeline with a learned descriptor at the "
-                                "sweep's sizes and seeds (cached; cold, about 2 minutes)")
-    feats.add_argument("--seeds", type=int, default=3, help="seeds 0 .. SEEDS - 1")
-    feats.add_argument("--json", action="store_true", help="print one JSON object")
-    cross = commands.add_parser("crossover", help="the learned model's learning curve against "
-                                "the classical pipeline (cached; cold, about 10 minutes)")
-    cross.add_argument("--seeds", type=int, default=3, help="seeds 0 .. SEEDS - 1")
-    cross.add_argument("--json", action="store_true", help="print one JSON object")
-    dup = commands.add_parser("duplicates", help="training sets of copied, augmented or "
-                              "wrongly labelled scenes (cached; runs the crossover first)")
-    dup.add_argument("--seeds", type=int, default=3, help="seeds 0 .. SEEDS - 1")
-    dup.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
-    studies = {"features": (feature_curve, _print_features), "crossover": (sweep, _print_crossover),
-               "duplicates": (data_study, _print_data)}
-    if args.command in studies:
-        if args.seeds < 1:
-            parser.error("--seeds must be at least 1")
-        study, show = studies[args.command]
-        result = study(seeds=range(args.seeds), progress=not args.json).to_json()
-        if args.json:
-            print(json.dumps(result))
-        else:
-            show(result)
-        return 0
-    if args.scenes < 1:
-        parser.error("--scenes must be at least 1")
-    if args.command == "learned":
-        model = trained_model(args.scenes, args.seed, progress=not args.json)
-        scores = metrics.mean_metrics(learned.evaluate(model, test_scenes(args.test)))
-        summary = {"n_scenes": args.scenes, "seed": args.seed, "n_test": args.test,
-                   **{m: float(getattr(scores, m)) for m in METRICS}}
-    else:
-        summary = evaluate_classical(test_scenes(args.scenes), progress=not args.json).summary()
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        for key, value in summary.items():
-            print(f"{key:>16}: {value:.4g}" if isinstance(value, float) else f"{key:>16}: {value}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    workers = tuple(_checks.integer("workers", k, 1, 1024) for k in workers)
+    if not workers:
+        raise ValueError("workers must name at least one cluster size")
+    jobs = _checks.integer("jobs", jobs, 1, 10_000)
+    config = dataclasses.replace(SWEEP_CONFIG, steps=_checks.integer("steps", steps, 1, 10**6))
+    n_scenes = _checks.integer("n_scenes", n_scenes, 1, 10**6)
+    path = cache.directory() / f"throughput-{cache.cache_key(workers, jobs, n_scenes, config)}.json"
+    if not path.is_file():
+        runs = [(n_scenes, world.WorldConfig(), dataclasses.replace(config, seed=seed),
+                 learned.DataConfig()) for seed in range(jobs)]
+        seconds, tasks = [], []
+        for k in workers:
+            with parallel.local_client(k) as pool:
+                pool.run(parallel.preload, "depthlab.experiments")
+                start = time.perf_counter()
+                _, done = parallel.run(_train_job, runs, on=pool, progress=progress,
+                                       labels=[f"seed {seed}" for seed in range(jobs)],
+                                       desc=f"{jobs} models on {k} worker(s)")
+                seconds.append(time.perf_counter() - start)
+                tasks.append([dataclasses.asdict(t) for t in done])
+        cache.write_atomic(path, lambda target: target.write_text(json.dumps(
+            {"seconds": seconds, "tasks": tasks})))
+    saved = json.loads(path.read_text())
+    return Throughput(workers, tuple(saved["seconds"]),
+                      tuple(tuple(parallel.Task(**t) for t in run) for run in saved["tasks"]),
+                      n_scenes, config.steps)

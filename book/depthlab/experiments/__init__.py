@@ -1,0 +1,26 @@
+"""The book's studies and their command line (``python -m depthlab.experiments``).
+
+- `studies`: the studies themselves (the data-size sweep, the learned-feature curve, the data
+  study, the throughput of the executor), each a set of jobs for `depthlab.parallel` whose
+  results `depthlab.cache` keeps;
+- `curves`: the learning-curve maths (errors, the power law, where a curve crosses a line);
+- `costs`: the price list of labelled data;
+- `cli`: the command line.
+
+Everything public is also available here, as ``experiments.sweep`` and so on.
+"""
+from .costs import CostModel
+from .curves import METRICS, PowerLaw, as_error, crossing, fit_power_law
+from .studies import (DATA_NOMINAL, DATA_UNIQUE, FEATURE_CONFIG, FEATURE_METRICS, FILLS,
+                      LABEL_NOISE, SIZES, SWEEP_CONFIG, ClassicalEvaluation, DataStudy,
+                      FeatureCurve, Sweep, Throughput, data_study, evaluate_classical,
+                      feature_curve, pipeline_scores, sweep, test_scenes, throughput,
+                      train_models, trained_descriptor, trained_model)
+from .cli import main
+
+__all__ = ["DATA_NOMINAL", "DATA_UNIQUE", "FEATURE_CONFIG", "FEATURE_METRICS", "FILLS",
+           "LABEL_NOISE", "METRICS", "SIZES", "SWEEP_CONFIG", "ClassicalEvaluation", "CostModel",
+           "DataStudy", "FeatureCurve", "PowerLaw", "Sweep", "Throughput", "as_error",
+           "crossing", "data_study", "evaluate_classical", "feature_curve", "fit_power_law",
+           "main", "pipeline_scores", "sweep", "test_scenes", "throughput", "train_models",
+           "trained_descriptor", "trained_model"]

@@ -1,0 +1,6 @@
+"""``python -m depthlab.experiments``: see `depthlab.experiments.cli`."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

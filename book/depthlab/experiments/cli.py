@@ -1,0 +1,153 @@
+"""The command line of the book's studies (run from ``book/``, or with ``book`` on
+``PYTHONPATH``)::
+
+    python -m depthlab.experiments classical --scenes 200 --json
+    python -m depthlab.experiments learned --scenes 4096 --seed 0 --json
+    python -m depthlab.experiments features --json
+    python -m depthlab.experiments crossover --json
+    python -m depthlab.experiments duplicates --json
+
+The studies (features, crossover, duplicates) run their jobs on a local Dask cluster, or on
+the cluster that ``--scheduler tcp://host:port`` (or ``$DEPTHLAB_SCHEDULER``) names. They show
+a progress bar, unless ``--json`` is given, which prints only the JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+
+from .. import learned, metrics, parallel
+from . import studies
+from .curves import METRICS
+from .studies import FEATURE_METRICS
+
+__all__ = ["main"]
+
+
+def _print_crossover(result):
+    """The crossover command's text output, from its JSON."""
+    for metric in METRICS:
+        print(f"{metric}: classical {result['classical'][metric][0][0]:.3f}")
+        for n, row in zip(result["sizes"], result["learned"][metric]):
+            print(f"  learned, {n:>5} scenes: " + " ".join(f"{v:.3f}" for v in row))
+        if "learned_features" in result:
+            for n, row in zip(result["sizes"], result["learned_features"][metric]):
+                print(f"  learned features, {n:>5} scenes: " + " ".join(f"{v:.3f}" for v in row))
+        print(f"  crossover N: {result['crossover_n'][metric]}")
+
+
+def _print_features(result):
+    """The features command's text output, from its JSON."""
+    for metric in FEATURE_METRICS:
+        print(f"{metric}: SIFT's descriptor {result['sift'][metric]:.3f}, untrained "
+              + " ".join(f"{v:.3f}" for v in result["untrained"][metric]))
+        for n, row in zip(result["sizes"], result["learned_features"][metric]):
+            print(f"  learned features, {n:>5} scenes: " + " ".join(f"{v:.3f}" for v in row))
+
+
+def _print_data(result):
+    """The duplicates command's text output, from its JSON."""
+    for metric in METRICS:
+        print(f"{metric}, {result['nominal']} items made of U unique scenes (seeds):")
+        for i, (n, k) in enumerate(zip(result["unique"], result["k"])):
+            print(f"  U = {n:>4} (k = {k:.1f}): " + ", ".join(
+                f"{name} " + " ".join(f"{v:.3f}" for v in scores[metric][i])
+                for name, scores in result["variants"].items()))
+        print(f"  {result['nominal']} scenes in their four flips: "
+              + " ".join(f"{v:.3f}" for v in result["nominal_flipped"][metric]))
+        for rate, row in zip(result["label_noise"]["rates"], result["label_noise"][metric]):
+            print(f"  {rate:.0%} wrong labels: " + " ".join(f"{v:.3f}" for v in row))
+
+
+def _positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="python -m depthlab.experiments",
+                                     description="Run one of the book's studies.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("classical", help="the classical pipeline on held-out scenes")
+    run.add_argument("--scenes", type=int, default=200, help="number of held-out scenes")
+    run.add_argument("--json", action="store_true", help="print one JSON object")
+    one = commands.add_parser("learned", help="train the learned model (cached) and score it on "
+                              "the held-out scenes")
+    one.add_argument("--scenes", type=int, default=studies.SIZES[-1],
+                     help="number of training scenes")
+    one.add_argument("--seed", type=int, default=0, help="the training seed")
+    one.add_argument("--test", type=int, default=200, help="number of held-out scenes")
+    one.add_argument("--json", action="store_true", help="print one JSON object")
+    for name, text in (("features", "the pipeline with a learned descriptor at the sweep's "
+                        "sizes and seeds (cached; cold, about 2 minutes on 2 cores)"),
+                       ("crossover", "the learned model's learning curve against the classical "
+                        "pipeline (cached; cold, about 10 minutes on 2 cores)"),
+                       ("duplicates", "training sets of copied, augmented or wrongly labelled "
+                        "scenes (cached; runs the crossover first)")):
+        study = commands.add_parser(name, help=text)
+        study.add_argument("--seeds", type=_positive, default=3, help="seeds 0 .. SEEDS - 1")
+        study.add_argument("--scheduler", help="address of a Dask scheduler to run the jobs on "
+                           f"(tcp://host:port; default: ${parallel.SCHEDULER_VARIABLE}, else a "
+                           "local cluster)")
+        study.add_argument("--json", action="store_true", help="print only one JSON object")
+        if name == "crossover":
+            study.add_argument("--sizes", type=_positive, nargs="+", default=studies.SIZES,
+                               help="training-set sizes, increasing")
+            study.add_argument("--steps", type=_positive, default=studies.SWEEP_CONFIG.steps,
+                               help="training steps per model")
+            study.add_argument("--test", type=_positive, default=200,
+                               help="number of held-out scenes")
+            study.add_argument("--no-features", action="store_true",
+                               help="leave out the pipeline with a learned descriptor")
+    return parser
+
+
+def main(argv=None) -> int:
+    """The command line: ``classical``, ``learned``, ``features``, ``crossover`` or
+    ``duplicates``; ``--help`` on each lists its options."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command in ("features", "crossover", "duplicates"):
+        try:
+            if args.scheduler is not None:
+                os.environ[parallel.SCHEDULER_VARIABLE] = args.scheduler
+                parallel.client()  # connect now: a bad address fails before any work
+            options = {"seeds": range(args.seeds), "progress": not args.json}
+            if args.command == "crossover":
+                options.update(sizes=args.sizes, n_test=args.test,
+                               with_features=not args.no_features,
+                               config=dataclasses.replace(studies.SWEEP_CONFIG,
+                                                          steps=args.steps))
+            study, show = {"features": (studies.feature_curve, _print_features),
+                           "crossover": (studies.sweep, _print_crossover),
+                           "duplicates": (studies.data_study, _print_data)}[args.command]
+            result = study(**options).to_json()
+        except (ValueError, TypeError, ConnectionError) as error:
+            parser.error(str(error))
+        finally:
+            parallel.shutdown()
+        if args.json:
+            print(json.dumps(result))
+        else:
+            show(result)
+        return 0
+    if args.scenes < 1:
+        parser.error("--scenes must be at least 1")
+    if args.command == "learned":
+        model = studies.trained_model(args.scenes, args.seed, progress=not args.json)
+        scores = metrics.mean_metrics(learned.evaluate(model, studies.test_scenes(args.test)))
+        summary = {"n_scenes": args.scenes, "seed": args.seed, "n_test": args.test,
+                   **{m: float(getattr(scores, m)) for m in METRICS}}
+    else:
+        summary = studies.evaluate_classical(studies.test_scenes(args.scenes),
+                                             progress=not args.json).summary()
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        for key, value in summary.items():
+            print(f"{key:>16}: {value:.4g}" if isinstance(value, float) else f"{key:>16}: {value}")
+    return 0
