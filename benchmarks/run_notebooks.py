@@ -55,8 +55,13 @@ BUDGETS = {
     "kernel_peak_mb": 1500.0,  # 1.5 GB; Binder gives about 2 GB
 }
 
+# The probe first stops the chapter's Dask cluster, if it started one: its worker processes are
+# the kernel's children (through their nannies), and a child's peak memory is counted once it
+# has ended.
 MEMORY = '''
 import resource
+from depthlab import parallel
+parallel.shutdown()
 print("BENCHMARK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
       resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
 '''

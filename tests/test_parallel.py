@@ -171,10 +171,30 @@ def test_a_binder_sized_machine_computes_in_process():
 
 def test_every_local_worker_holds_the_book_s_cpu_settings(monkeypatch):
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Zen")  # an explicit setting wins
+    monkeypatch.setenv("OMP_NUM_THREADS", "8")  # but a worker computes on one core
     environment = parallel.worker_environment()
     assert environment["OPENBLAS_CORETYPE"] == "Zen"
     assert environment["ATEN_CPU_CAPABILITY"] == os.environ.get("ATEN_CPU_CAPABILITY", "avx2")
-    assert environment["OMP_NUM_THREADS"] == os.environ.get("OMP_NUM_THREADS", "1")
+    assert environment["OMP_NUM_THREADS"] == environment["OPENBLAS_NUM_THREADS"] == "1"
+
+
+def test_a_projected_schedule_lies_between_its_bounds():
+    seconds = [7.0, 5.0, 4.0, 4.0, 3.0, 3.0, 2.0, 1.0]
+    for workers in (1, 2, 3, 8, 64):
+        placed = parallel.schedule(seconds, workers)
+        wall = max(t.stop for t in placed)
+        assert max(max(seconds), sum(seconds) / workers) <= wall
+        assert wall <= sum(seconds) / workers + max(seconds)
+        assert [t.seconds for t in placed] == seconds
+        for worker in {t.worker for t in placed}:  # no worker runs two jobs at once
+            mine = sorted((t.start, t.stop) for t in placed if t.worker == worker)
+            assert all(a[1] <= b[0] for a, b in zip(mine, mine[1:]))
+    assert max(t.stop for t in parallel.schedule(seconds, 64)) == 7.0  # the floor
+    assert max(t.stop for t in parallel.schedule(seconds, 1)) == sum(seconds)
+    with pytest.raises(ValueError, match="workers"):
+        parallel.schedule(seconds, 0)
+    with pytest.raises(ValueError, match="seconds"):
+        parallel.schedule([-1.0], 2)
 
 
 def test_run_keeps_the_order_of_the_jobs_and_records_each_task():
@@ -187,3 +207,15 @@ def test_run_keeps_the_order_of_the_jobs_and_records_each_task():
     with pytest.raises(ValueError, match="labels"):
         parallel.run(math.pow, [(2, 3)], labels=[], progress=False)
     parallel.shutdown()
+
+
+def test_the_throughput_command_times_one_and_two_workers(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "depthlab.experiments", "throughput",
+                             "--workers", "1", "2", "--jobs", "2", "--steps", "5", "--json"],
+                            cwd=BOOK, env={**os.environ, "DEPTHLAB_CACHE": str(tmp_path)},
+                            capture_output=True, text=True, check=True, timeout=300)
+    out = json.loads(result.stdout)
+    assert out["workers"] == [1, 2] and out["speedup"][0] == 1.0
+    assert len(out["seconds"]) == len(out["overhead_seconds_per_job"]) == 2
+    assert all(s > 0 for s in out["seconds"] + out["job_seconds"])
+    assert len(list(tmp_path.glob("throughput-*.json"))) == 1

@@ -3,7 +3,9 @@
 One module per idea: `world` (the synthetic two-frame world), `real` (real pairs with
 ground truth), `metrics` (depth metrics), `classical` (the SIFT pipeline), `features` (a
 learned descriptor for the pipeline), `learned` (the network and its training),
-`experiments` (studies and their command line), `loop` (the continuous improvement loop),
+`experiments` (studies and their command line), `parallel` (the executor every study runs its
+jobs on: Dask, locally or on a cluster), `cache` (the disk cache of the studies' results),
+`loop` (the continuous improvement loop),
 `explain` (each method's evidence and confidence, and how well it predicts the error),
 `hybrid` (the learned depth with a classical fallback), `widgets`, `plotting`, and `cpu` (the
 same numbers on any x86-64 CPU).

@@ -487,14 +487,15 @@ def run_many(configs, rounds: int, progress: bool = True) -> list:
                 _start(connection, db, config, progress=False)
         finally:
             connection.close()
-    results, _ = parallel.run(_loop_job, [(c, rounds, _files(default_db(c))) for c in todo],
-                              labels=[f"{c.strategy}, seed {c.seed}" for c in todo],
-                              desc="loops", progress=progress)
-    for config, files in zip(todo, results):
-        db = default_db(config)
+    def keep(i, files):  # a loop's files, as soon as it is done
+        db = default_db(todo[i])
         for name, data in files["models"].items():  # before the database that names them
             cache.write_bytes(_checkpoints(db) / name, data)
         cache.write_bytes(db, files["db"])
+
+    parallel.run(_loop_job, [(c, rounds, _files(default_db(c))) for c in todo],
+                 labels=[f"{c.strategy}, seed {c.seed}" for c in todo], desc="loops",
+                 progress=progress, keep=keep)
     return [run(default_db(c), rounds, c, progress=False) for c in configs]
 
 

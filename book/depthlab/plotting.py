@@ -15,7 +15,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 __all__ = ["COLORS", "DEPTH_CMAP", "ERROR_CMAP", "METRIC_LABELS", "figure_bytes",
-           "learning_curve", "show_depth", "show_error", "show_frame", "show_matches"]
+           "learning_curve", "show_depth", "show_error", "show_frame", "show_matches",
+           "task_stream"]
 
 COLORS = {
     "classical": "#1f77b4",
@@ -174,3 +175,27 @@ def figure_bytes(fig, format="png", dpi=None) -> bytes:
                 pil_kwargs={"quality": 85} if format == "jpeg" else None)
     plt.close(fig)
     return buffer.getvalue()
+
+
+def task_stream(ax, tasks, colour=COLORS["learned"], title=None):
+    """Draws jobs as bars over time, one row per worker (a Gantt chart, as Dask's dashboard
+    draws its task stream).
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    tasks : sequence of depthlab.parallel.Task
+        Each with a ``worker`` name, ``start`` and ``stop`` in seconds.
+    colour : matplotlib colour, or a sequence of one per task
+    title : str, optional
+    """
+    rows = sorted({t.worker for t in tasks}, key=lambda w: (len(w), w))
+    colours = [colour] * len(tasks) if isinstance(colour, str) else list(colour)
+    for task, c in zip(tasks, colours):
+        ax.barh(rows.index(task.worker), task.stop - task.start, left=task.start, height=0.8,
+                color=c, edgecolor="white", linewidth=0.6)
+    ax.set_yticks(range(len(rows)), rows if len(rows) <= 16 else [""] * len(rows))
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds")
+    if title:
+        ax.set_title(title, fontsize=9)

@@ -6,6 +6,7 @@
     python -m depthlab.experiments features --json
     python -m depthlab.experiments crossover --json
     python -m depthlab.experiments duplicates --json
+    python -m depthlab.experiments throughput --json
 
 The studies (features, crossover, duplicates) run their jobs on a local Dask cluster, or on
 the cluster that ``--scheduler tcp://host:port`` (or ``$DEPTHLAB_SCHEDULER``) names. They show
@@ -17,6 +18,8 @@ import argparse
 import dataclasses
 import json
 import os
+
+import numpy as np
 
 from .. import learned, metrics, parallel
 from . import studies
@@ -91,8 +94,9 @@ def _parser():
         study = commands.add_parser(name, help=text)
         study.add_argument("--seeds", type=_positive, default=3, help="seeds 0 .. SEEDS - 1")
         study.add_argument("--scheduler", help="address of a Dask scheduler to run the jobs on "
-                           f"(tcp://host:port; default: ${parallel.SCHEDULER_VARIABLE}, else a "
-                           "local cluster)")
+                           f"(tcp://host:port), or {parallel.IN_PROCESS!r} to compute in this "
+                           f"process (default: ${parallel.SCHEDULER_VARIABLE}, else a local "
+                           "cluster)")
         study.add_argument("--json", action="store_true", help="print only one JSON object")
         if name == "crossover":
             study.add_argument("--sizes", type=_positive, nargs="+", default=studies.SIZES,
@@ -103,12 +107,30 @@ def _parser():
                                help="number of held-out scenes")
             study.add_argument("--no-features", action="store_true",
                                help="leave out the pipeline with a learned descriptor")
+    speed = commands.add_parser("throughput", help="the same training jobs on a local cluster of "
+                                "1 worker and of 2 (cached): speed-up and overhead per job")
+    speed.add_argument("--workers", type=_positive, nargs="+", default=(1, 2),
+                       help="worker processes of each cluster")
+    speed.add_argument("--jobs", type=_positive, default=6, help="models trained per cluster")
+    speed.add_argument("--steps", type=_positive, default=150, help="training steps per model")
+    speed.add_argument("--json", action="store_true", help="print only one JSON object")
     return parser
 
 
+def _throughput(args):
+    """The throughput command's JSON."""
+    result = studies.throughput(args.workers, args.jobs, steps=args.steps,
+                                progress=not args.json)
+    job = [float(np.mean([t.seconds for t in run])) for run in result.tasks]
+    return {"workers": list(result.workers), "jobs": args.jobs, "steps": result.steps,
+            "n_scenes": result.n_scenes, "seconds": list(result.seconds),
+            "job_seconds": job, "speedup": result.speedup().tolist(),
+            "overhead_seconds_per_job": result.overhead().tolist()}
+
+
 def main(argv=None) -> int:
-    """The command line: ``classical``, ``learned``, ``features``, ``crossover`` or
-    ``duplicates``; ``--help`` on each lists its options."""
+    """The command line: ``classical``, ``learned``, ``features``, ``crossover``,
+    ``duplicates`` or ``throughput``; ``--help`` on each lists its options."""
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command in ("features", "crossover", "duplicates"):
@@ -134,6 +156,13 @@ def main(argv=None) -> int:
             print(json.dumps(result))
         else:
             show(result)
+        return 0
+    if args.command == "throughput":
+        result = _throughput(args)
+        print(json.dumps(result) if args.json else "\n".join(
+            f"{k} worker(s): {s:.1f} s, speed-up {x:.2f}, overhead {o * 1e3:.0f} ms per job"
+            for k, s, x, o in zip(result["workers"], result["seconds"], result["speedup"],
+                                  result["overhead_seconds_per_job"])))
         return 0
     if args.scenes < 1:
         parser.error("--scenes must be at least 1")

@@ -179,15 +179,16 @@ def train_models(runs, world_config: world.WorldConfig = world.WorldConfig(),
         Where and when each model trained (empty when every one was cached).
     """
     todo = {}
-    for n_scenes, seed, data in runs:
+    # The largest training sets take longest: submitted first, they do not end the study alone.
+    for n_scenes, seed, data in sorted(runs, key=lambda run: -run[0]):
         path, recipe = _model_path(n_scenes, seed, world_config, config, data)
         if not path.is_file():
             todo[path] = ((n_scenes, world_config, recipe, data), f"N = {n_scenes}, seed {seed}")
-    results, tasks = parallel.run(_train_job, [job for job, _ in todo.values()],
-                                  labels=[label for _, label in todo.values()], desc=desc,
-                                  progress=progress)
-    for path, data in zip(todo, results):
-        cache.write_bytes(path, data)
+    paths = list(todo)
+    _, tasks = parallel.run(_train_job, [job for job, _ in todo.values()],
+                            labels=[label for _, label in todo.values()], desc=desc,
+                            progress=progress, keep=lambda i, data: cache.write_bytes(paths[i],
+                                                                                     data))
     return tasks
 
 
@@ -305,20 +306,20 @@ def feature_curve(sizes=SIZES, seeds=(0, 1, 2),
     path = cache.directory() / (
         f"features-{cache.cache_key(sizes, seeds, world_config, n_test, config)}.json")
     if not path.is_file():
-        runs = [(n, seed) for n in (0,) + sizes for seed in seeds]
+        runs = [(n, seed) for n in sizes[::-1] + (0,) for seed in seeds]  # the longest first
         jobs = []
         for n, seed in runs:
             where, recipe = _descriptor_path(n, seed, world_config, config)
             jobs.append((n, world_config, recipe, n_test,
                          where.read_bytes() if n and where.is_file() else None))
+        def keep(i, result):  # the descriptor, as soon as it is trained
+            if result[0] is not None:
+                cache.write_bytes(_descriptor_path(*runs[i], world_config, config)[0], result[0])
+
         results, tasks = parallel.run(_features_job, jobs, desc="descriptors: sizes x seeds",
                                       labels=[f"N = {n}, seed {s}" for n, s in runs],
-                                      progress=progress)
-        by_run = {}
-        for (n, seed), (made, scores) in zip(runs, results):
-            if made is not None:
-                cache.write_bytes(_descriptor_path(n, seed, world_config, config)[0], made)
-            by_run[n, seed] = scores
+                                      progress=progress, keep=keep)
+        by_run = {run: scores for run, (_, scores) in zip(runs, results)}
         saved = {"learned": {m: [[by_run[n, s][m] for s in seeds] for n in sizes]
                              for m in FEATURE_METRICS},
                  "untrained": {m: [by_run[0, s][m] for s in seeds] for m in FEATURE_METRICS},
