@@ -158,15 +158,15 @@ def test_workers_without_depthlab_are_refused_with_a_clear_error(tmp_path):
 
 
 def test_a_binder_sized_machine_computes_in_process():
-    assert parallel.local_workers(1, 24e9) == 0  # one CPU
-    assert parallel.local_workers(2, 2 * 2**30) == 0  # Binder's 2 GB
-    assert parallel.local_workers(2, 24e9) == 2
-    assert parallel.local_workers(64, 24e9) == 18  # (24 GB - the kernel's 1.5) / 1.2 GB
+    assert parallel.local_workers(cpus=1, memory=24e9) == 0  # one CPU
+    assert parallel.local_workers(cpus=2, memory=2 * 2**30) == 0  # Binder's 2 GB
+    assert parallel.local_workers(cpus=2, memory=24e9) == 2
+    assert parallel.local_workers(cpus=64, memory=24e9) == 18  # (24 - 1.5 GB) / 1.2 GB
     assert parallel.local_workers() >= 0  # Dask's own reading of this machine
     with pytest.raises(ValueError, match="cpus"):
-        parallel.local_workers(0, 24e9)
+        parallel.local_workers(cpus=0, memory=24e9)
     with pytest.raises(ValueError, match="memory"):
-        parallel.local_workers(2, -1)
+        parallel.local_workers(cpus=2, memory=-1)
 
 
 def test_every_local_worker_holds_the_book_s_cpu_settings(monkeypatch):

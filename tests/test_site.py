@@ -215,6 +215,13 @@ def test_the_site_ships_no_source_maps_and_fits_its_budget(site):
     # The budget of DESIGN.md: 30 MB for the whole built site.
     assert list(SITE.rglob("*.map")) == []
     assert sum(p.stat().st_size for p in SITE.rglob("*") if p.is_file()) <= 30e6
+    # The downloadable notebooks are the chapters without their outputs (book/_ext).
+    downloads = sorted((SITE / "_sources" / "book").glob("*.ipynb"))
+    assert [p.stem for p in downloads] == sorted([*CHAPTERS, "reproducibility"])
+    for path in downloads:
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        assert "widgets" not in notebook["metadata"]
+        assert all(not c.get("outputs") for c in notebook["cells"]), path.name
 
 
 @pytest.mark.parametrize("name", CHAPTERS)

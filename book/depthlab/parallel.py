@@ -6,7 +6,8 @@ the results in order, with one progress bar driven by the jobs as they finish:
 
 - By default the client runs a `distributed.LocalCluster` sized to the machine
   (`local_workers`): one process per CPU, one thread each, every worker holding PyTorch,
-  NumPy and OpenBLAS to AVX2 (`depthlab.cpu`) and BLAS and OpenMP to one thread. The CPU count
+  NumPy and OpenBLAS to AVX2 (`depthlab.cpu`), BLAS and OpenMP to one thread, and glibc's
+  memory allocator to thresholds that suit training (`MALLOC`). The CPU count
   and the memory are Dask's own readings (``dask.system.CPU_COUNT`` and
   ``distributed.system.MEMORY_LIMIT``), which respect the process's CPU affinity and the
   cgroup limits of a container.
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
-import importlib
+import importlib.util
 import logging
 import os
 import time
@@ -35,9 +36,9 @@ from tqdm.auto import tqdm
 
 from . import cpu
 
-__all__ = ["IN_PROCESS", "MALLOC", "MIN_MEMORY", "SCHEDULER_VARIABLE", "WORKER_MEMORY", "Task",
-           "client", "local_client", "local_workers", "preload", "run", "schedule", "shutdown",
-           "worker_environment"]
+__all__ = ["CONNECT_TIMEOUT", "IN_PROCESS", "KERNEL_MEMORY", "MALLOC", "MIN_MEMORY",
+           "SCHEDULER_VARIABLE", "WORKER_MEMORY", "Task", "client", "local_client",
+           "local_workers", "preload", "run", "schedule", "shutdown", "worker_environment"]
 
 #: The environment variable that names a scheduler to use instead of a local cluster.
 SCHEDULER_VARIABLE = "DEPTHLAB_SCHEDULER"
@@ -57,7 +58,7 @@ CONNECT_TIMEOUT = 5
 _CLIENTS = {}  # scheduler (address, IN_PROCESS, or a local cluster's size) -> Client
 
 
-def local_workers(cpus: int | None = None, memory: float | None = None) -> int:
+def local_workers(*, cpus: int | None = None, memory: float | None = None) -> int:
     """Worker processes of the default local cluster: one per CPU, as many as the memory
     holds next to the kernel (`WORKER_MEMORY` each, `KERNEL_MEMORY` for the kernel); 0 means
     compute in-process, on a machine with one CPU or less than `MIN_MEMORY` bytes.
