@@ -487,6 +487,7 @@ def run_many(configs, rounds: int, progress: bool = True) -> list:
                 _start(connection, db, config, progress=False)
         finally:
             connection.close()
+
     def keep(i, files):  # a loop's files, as soon as it is done
         db = default_db(todo[i])
         for name, data in files["models"].items():  # before the database that names them
