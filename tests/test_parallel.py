@@ -23,6 +23,11 @@ STUDY = ["crossover", "--sizes", "4", "8", "--seeds", "2", "--steps", "120", "--
          "--no-features", "--json"]
 
 
+# Without a dashboard the scheduler and the workers still serve health checks over HTTP, by
+# default on every interface: here on 127.0.0.1 only, like everything the tests start.
+LOCAL_HTTP = ["--dashboard-address", "127.0.0.1:0"]
+
+
 def _free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -49,12 +54,12 @@ class Cluster:
         dask = [sys.executable, "-m", "dask"]
         self.processes = [subprocess.Popen(
             dask + ["scheduler", "--host", "127.0.0.1", "--port",
-                    self.address.rsplit(":", 1)[1], "--no-dashboard"],
+                    self.address.rsplit(":", 1)[1], "--no-dashboard", *LOCAL_HTTP],
             cwd=folder, env=environment, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
         self.processes += [subprocess.Popen(
             dask + ["worker", self.address, "--nthreads", "1", "--host", "127.0.0.1",
-                    "--no-dashboard", "--name", f"worker-{i}"],
+                    "--no-dashboard", *LOCAL_HTTP, "--name", f"worker-{i}"],
             cwd=folder, env=environment, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(workers)]
         try:
