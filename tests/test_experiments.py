@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from depthlab import cache, experiments, features, learned, world
+from depthlab import cache, experiments, features, learned, parallel, world
 from depthlab.experiments import studies
 
 BOOK = pathlib.Path(__file__).resolve().parents[1] / "book"
@@ -125,8 +125,10 @@ def test_models_and_sweeps_are_cached_by_configuration(tmp_path, monkeypatch):
 
     monkeypatch.setattr(learned, "train", no_training)
     monkeypatch.setattr(features, "train", no_training)
+    parallel.shutdown()
     cached = experiments.sweep(sizes=(2, 6), seeds=(0, 1), n_test=3, config=tiny,
                                progress=False)
+    assert parallel._CLIENTS == {}  # a cached study starts no cluster
     assert np.array_equal(cached.learned["absrel"], result.learned["absrel"])
     assert np.array_equal(cached.learned_features["recall"], result.learned_features["recall"])
 
