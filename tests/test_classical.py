@@ -154,3 +154,57 @@ def test_bad_parameters_are_refused():
         classical.stereo_sgbm(scene.frame0, scene.frame1, max_disparity=20)
     with pytest.raises(ValueError, match="odd"):
         classical.stereo_sgbm(scene.frame0, scene.frame1, block_size=4)
+
+
+def test_refinement_moves_matches_to_the_true_sub_pixel_position():
+    scene = world.render_scene(3, 1, EASY)
+    result = classical.run_pipeline(scene.frame0, scene.frame1)
+    p0 = result.features0.points[result.matches.index0][result.fit.inliers]
+    p1 = result.features1.points[result.matches.index1][result.fit.inliers]
+    truth = p0 + scene.flow[np.round(p0[:, 1]).astype(int), np.round(p0[:, 0]).astype(int)]
+    direction = result.fit.direction
+    refined = classical.refine_matches(scene.frame0, scene.frame1, p0, p1, direction)
+    along = lambda p: (p - truth) @ direction  # noqa: E731  (the error along the motion)
+    before, after = np.median(np.abs(along(p1))), np.median(np.abs(along(refined)))
+    print(before, after)
+    assert after < 0.5 * before and after < 0.1
+    assert np.abs(along(refined) - along(p1)).max() <= 2.5
+    refined_run = classical.run_pipeline(scene.frame0, scene.frame1, refine=True)
+    truth_depth = metrics.depth_metrics(refined_run.depth, scene.depth).absrel
+    assert truth_depth < metrics.depth_metrics(result.depth, scene.depth).absrel
+    assert classical.refine_matches(scene.frame0, scene.frame1, np.zeros((0, 2)),
+                                    np.zeros((0, 2)), direction).shape == (0, 2)
+    with pytest.raises(ValueError, match="window"):
+        classical.refine_matches(scene.frame0, scene.frame1, p0, p1, direction, window=4)
+    with pytest.raises(ValueError, match="direction"):
+        classical.refine_matches(scene.frame0, scene.frame1, p0, p1, np.array([1.0, 1.0]))
+
+
+def test_densify_interpolates_depth_or_inverse_depth_and_can_stop_at_edges():
+    points = np.array([[0.0, 0.0], [0.0, 9.0], [9.0, 0.0], [9.0, 9.0],
+                       [19.0, 0.0], [19.0, 9.0]])
+    depth = np.array([1.0, 1.0, 1.0, 1.0, 4.0, 4.0])  # a near left part, a far right part
+    inverse = classical.densify(points, depth, (10, 20))
+    linear = classical.densify(points, depth, (10, 20), interpolate="depth")
+    assert inverse[5, 14] < linear[5, 14]  # inverse depth favours the near surface
+    assert np.isclose(linear[0, 14], 1.0 + 3.0 * 5 / 10)
+    guide = np.zeros((10, 20), np.float32)
+    guide[:, 12:] = 1.0  # the far surface is bright, from column 12 on
+    edged = classical.densify(points, depth, (10, 20), "depth", guide)
+    assert np.all(edged[:, 13:] == 4.0) and np.all(edged[:, :10] == 1.0)
+    with pytest.raises(ValueError, match="interpolate"):
+        classical.densify(points, depth, (10, 20), interpolate="log")
+    with pytest.raises(ValueError, match="guide"):
+        classical.densify(points, depth, (10, 20), guide=np.zeros((5, 5), np.float32))
+    with pytest.raises(TypeError, match="refine"):
+        classical.run_pipeline(guide, guide, refine="yes")
+
+
+def test_stereo_penalty_is_checked_and_smooths():
+    scene = world.render_scene(0, 2)
+    with pytest.raises(ValueError, match="penalty"):
+        classical.motion_stereo(scene.frame0, scene.frame1, penalty=-1.0)
+    rough = classical.motion_stereo(scene.frame0, scene.frame1, 32, penalty=1.0)
+    smooth = classical.motion_stereo(scene.frame0, scene.frame1, 32, penalty=64.0)
+    roughness = lambda d: np.nanmean(np.abs(np.diff(1.0 / d, axis=1)))  # noqa: E731
+    assert roughness(smooth) < roughness(rough)

@@ -153,15 +153,6 @@ def test_sweep_refuses_bad_arguments():
         experiments.sweep(config={"steps": 1})
 
 
-def test_the_crossover_command_prints_the_sweep_as_json(monkeypatch, capsys):
-    sweep = _sweep([[0.6, 0.6], [0.75, 0.8], [0.8, 0.9]], [[0.3, 0.3], [0.15, 0.1], [0.1, 0.1]])
-    monkeypatch.setattr(studies, "sweep", lambda **kwargs: sweep)
-    assert experiments.main(["crossover", "--json", "--seeds", "2"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert out["crossover_n"]["absrel"]["interval"][0] <= out["crossover_n"]["absrel"]["median"]
-    assert set(out) >= {"sizes", "seeds", "learned", "classical", "constant", "crossover_n"}
-
-
 def test_the_data_study_fills_training_sets_and_is_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("DEPTHLAB_CACHE", str(tmp_path))
     tiny = learned.TrainConfig(steps=3, batch=2, crop=(16, 16), threads=1)

@@ -185,3 +185,79 @@ def test_fit_fine_tunes_a_copy_on_given_scenes(model):
         learned.fit(model, scenes)
     with pytest.raises(TypeError, match="batches"):
         learned.SceneDataset.of()
+
+
+def test_the_search_range_covers_the_largest_disparity_of_the_world():
+    for config in (world.WorldConfig(), world.WorldConfig(baseline=(0.3, 0.6), width=128)):
+        model_config = learned.ModelConfig.for_world(config)
+        assert model_config.search_range >= config.max_disparity
+        assert model_config.search_range < config.max_disparity + 4
+    assert learned.ModelConfig().search_range == 8  # the first edition's, not enough
+    assert learned.ModelConfig().search_range < world.WorldConfig().max_disparity
+    with pytest.raises(TypeError, match="WorldConfig"):
+        learned.ModelConfig.for_world("photos")
+
+
+def test_the_coarse_volume_sees_displacements_beyond_the_fine_one():
+    model = learned.untrained(learned.ModelConfig(coarse_radius=6))
+    frames = torch.rand(2, 2, 64, 96)
+    outputs = model.net.front(frames)
+    assert len(outputs) == 5 and outputs[3].shape == (2, 13 * 13, 16, 24)
+    assert model.net(frames).shape == (2, 1, 64, 96)
+    assert learned.ModelConfig(coarse_radius=6).search_range == 24
+
+
+def test_early_stopping_keeps_the_best_check_and_reports_steps_and_seconds():
+    config = learned.TrainConfig(steps=400, batch=4, crop=None, flips=True, patience=1,
+                                 check_every=40)
+    validation = world.render_scenes(world.VALIDATION_SEED, range(6))
+    model = learned.train(4, config, progress=False, validation=validation)
+    assert model.steps == len(model.losses) <= 400 and model.seconds > 0
+    assert model.checks.shape[1] == 2 and model.checks[-1, 0] == model.steps
+    best = model.checks[model.checks[:, 0] == model.best_step, 1]
+    assert len(best) == 1 and best[0] == model.checks[:, 1].min()
+    if model.steps < 400:  # stopped: the last check did not improve on the best
+        assert model.checks[-1, 1] > best[0]
+    with pytest.raises(ValueError, match="patience"):
+        learned.train(4, config, progress=False)
+    with pytest.raises(ValueError, match="patience"):
+        learned.train(4, QUICK, progress=False, validation=validation)
+
+
+def test_random_flips_change_the_run_and_keep_labels_aligned():
+    flipped = learned.train(8, learned.TrainConfig(steps=12, batch=4, crop=(32, 48),
+                                                   flips=True), progress=False)
+    plain = learned.train(8, QUICK, progress=False)
+    assert not np.array_equal(flipped.losses, plain.losses)
+    frames = torch.arange(2 * 4 * 6, dtype=torch.float32).reshape(1, 2, 4, 6).repeat(8, 1, 1, 1)
+    target = frames[:, :1].clone()
+    out, label = learned._flip(frames, target, torch.Generator().manual_seed(0))
+    assert torch.equal(out[:, :1], label)  # the label moved with frame 0
+    assert len({tuple(o[0, 0, :2].tolist()) for o in out}) > 1  # not all items alike
+
+
+def test_each_stream_draws_its_own_scenes_and_the_monocular_control_sees_frame0_twice():
+    zero = learned.SceneDataset(3)
+    other = learned.SceneDataset(3, data=learned.DataConfig(stream=7))
+    assert not torch.equal(zero.frames, other.frames)
+    assert np.allclose(other.disparity[1, 0].numpy(), world.render_scene(7, 1).disparity)
+    mono = learned.SceneDataset(3, data=learned.DataConfig(monocular=True))
+    frames, _ = mono[2]
+    assert torch.equal(frames[0], frames[1])
+    model = learned.train(3, QUICK, progress=False, data=learned.DataConfig(monocular=True))
+    scene = world.render_scene(world.HELD_OUT_SEED, 0)
+    noise = np.random.default_rng(0).random(scene.frame1.shape).astype(np.float32)
+    assert np.array_equal(learned.predict(model, scene.frame0, scene.frame1),
+                          learned.predict(model, scene.frame0, noise))
+    with pytest.raises(TypeError, match="monocular"):
+        learned.DataConfig(monocular=1)
+
+
+def test_a_model_saved_with_its_training_record_loads_it_back(tmp_path):
+    validation = world.render_scenes(world.VALIDATION_SEED, range(4))
+    config = learned.TrainConfig(steps=20, batch=2, crop=None, patience=1, check_every=10)
+    model = learned.train(2, config, learned.ModelConfig(coarse_radius=2), progress=False,
+                          validation=validation)
+    loaded = learned.load(learned.save(model, tmp_path / "m.pt"))
+    assert loaded.model_config.coarse_radius == 2 and loaded.best_step == model.best_step
+    assert np.array_equal(loaded.checks, model.checks) and loaded.seconds == model.seconds

@@ -1,4 +1,6 @@
 """Tests of depthlab.world: determinism, exact geometry, and input checks."""
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -143,3 +145,14 @@ def test_large_batches_are_rendered_in_chunks_with_the_same_result():
     batch = world.render_scenes(4, range(300))
     assert batch.frame0.shape == (300, 64, 96) and batch.baseline.shape == (300,)
     assert np.array_equal(batch[299].frame1, world.render_scene(4, 299).frame1)
+
+
+def test_max_disparity_bounds_every_rendered_disparity():
+    config = world.WorldConfig()
+    largest = max(float(world.render_scenes(seed, range(1500), config).disparity.max())
+                  for seed in (0, world.VALIDATION_SEED, world.HELD_OUT_SEED))
+    assert 14.0 < largest <= config.max_disparity
+    near = dataclasses.replace(config, object_depth=(1.5, 3.0), baseline=(0.5, 0.6))
+    assert float(world.render_scenes(0, range(300), near).disparity.max()) \
+        <= near.max_disparity
+    assert near.max_disparity > config.max_disparity

@@ -8,10 +8,14 @@
    translates in its image plane every flow vector is parallel to one direction, so a single
    match is a hypothesis ("translation"); the general alternative is the fundamental matrix
    from eight points ("fundamental", OpenCV's RANSAC).
-4. `sparse_flow`: the flow of the inlier matches.
-5. `relative_depth`: depth is ``focal * baseline / disparity``, so ``1 / disparity`` is depth up
+4. `refine_matches` (optional): move each inlier's frame-1 position along the flow direction
+   to the sub-pixel peak of a normalised cross-correlation, since SIFT finds the keypoints of
+   the two frames independently.
+5. `sparse_flow`: the flow of the inlier matches.
+6. `relative_depth`: depth is ``focal * baseline / disparity``, so ``1 / disparity`` is depth up
    to one unknown scale.
-6. `densify`: interpolate inverse depth, which is affine on planes, between the matches.
+7. `densify`: interpolate inverse depth (affine on planes) or depth between the matches,
+   optionally without interpolating across depth edges.
 
 `run_pipeline` chains the steps and keeps every intermediate result; `estimate_depth` returns
 just the (H, W) relative depth map.
@@ -23,14 +27,14 @@ import warnings
 
 import cv2
 import numpy as np
-from scipy.interpolate import griddata
 from scipy.ndimage import distance_transform_edt
+from scipy.spatial import Delaunay
 
 from . import _checks
 
 __all__ = ["EpipolarFit", "Features", "Matches", "PipelineResult", "UnreliableDepthWarning",
            "densify", "detect", "estimate_depth", "filter_matches", "keypoints", "match",
-           "motion_stereo",
+           "motion_stereo", "refine_matches",
            "relative_depth", "run_pipeline", "sparse_flow", "stereo_sgbm"]
 
 _MAX_HYPOTHESES = 500
@@ -377,6 +381,70 @@ def sparse_flow(points0: np.ndarray, points1: np.ndarray, inliers: np.ndarray):
     return p0[inliers].astype(np.float32), (p1 - p0)[inliers].astype(np.float32)
 
 
+def refine_matches(frame0: np.ndarray, frame1: np.ndarray, points0: np.ndarray,
+                   points1: np.ndarray, direction: np.ndarray, window: int = 9,
+                   reach: int = 2) -> np.ndarray:
+    """Refines matched frame-1 positions along the flow direction to sub-pixel accuracy.
+
+    SIFT detects the keypoints of each frame on its own, so a matched pair is two nearby
+    detections, not one physical point seen twice. For each match, the normalised cross-
+    correlation of frame 0's ``window`` x ``window`` patch at ``points0`` with frame 1's
+    patches at ``points1 + k * direction``, for whole pixels ``k`` from ``-reach`` to
+    ``reach``, is computed (sampled bilinearly), and a parabola through the best ``k`` and
+    its two neighbours gives the sub-pixel peak. Normalised correlation ignores the gain and
+    offset that the lighting may change between frames.
+
+    Parameters
+    ----------
+    frame0, frame1 : (H, W) arrays
+        Grey frames of the same shape, uint8 or float in [0, 1].
+    points0, points1 : (M, 2) arrays
+        Matched positions ``(x, y)`` in pixels.
+    direction : (2,) array
+        The unit flow direction (from `filter_matches`).
+    window : int
+        Odd patch size in pixels, from 3 to 31.
+    reach : int
+        Largest move searched, in whole pixels along ``direction`` (1 to 10). A match whose
+        peak lies at the end of the search, or whose patch has no contrast, keeps its
+        position.
+
+    Returns
+    -------
+    (M, 2) float32 array
+        The refined frame-1 positions.
+    """
+    a, b = _checks.frame_pair(frame0, frame1)
+    p0, p1 = _check_points(points0, points1)
+    direction = np.asarray(direction, np.float64)
+    if direction.shape != (2,) or not np.isclose(np.linalg.norm(direction), 1.0):
+        raise ValueError(f"direction must be a unit (2,) vector, got {direction!r}")
+    window = _checks.integer("window", window, 3, 31)
+    if window % 2 == 0:
+        raise ValueError(f"window must be odd, got {window}")
+    reach = _checks.integer("reach", reach, 1, 10)
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    steps = np.arange(-reach, reach + 1)
+    refined = p1.copy()
+    for m in range(len(p0)):
+        patch = cv2.getRectSubPix(a, (window, window), tuple(map(float, p0[m]))).ravel()
+        patch = patch - patch.mean()
+        scores = []
+        for k in steps:
+            x, y = p1[m] + k * direction
+            other = cv2.getRectSubPix(b, (window, window), (float(x), float(y))).ravel()
+            other = other - other.mean()
+            scores.append(float(patch @ other)
+                          / max(float(np.linalg.norm(patch) * np.linalg.norm(other)), 1e-12))
+        best = int(np.argmax(scores))
+        if 0 < best < len(steps) - 1 and np.linalg.norm(patch) > 1e-6:
+            left, centre, right = scores[best - 1:best + 2]
+            curvature = left - 2.0 * centre + right
+            offset = 0.5 * (left - right) / curvature if curvature < 0 else 0.0
+            refined[m] = p1[m] + (steps[best] + offset) * direction
+    return refined.astype(np.float32)
+
+
 def relative_depth(flow: np.ndarray, direction: np.ndarray | None = None) -> np.ndarray:
     """Relative depth ``1 / disparity`` of each flow vector, for a translating camera.
 
@@ -412,12 +480,18 @@ def relative_depth(flow: np.ndarray, direction: np.ndarray | None = None) -> np.
         return np.where(disparity > 0, 1.0 / np.where(disparity > 0, disparity, 1.0), np.nan)
 
 
-def densify(points: np.ndarray, depth: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def densify(points: np.ndarray, depth: np.ndarray, shape: tuple[int, int],
+            interpolate: str = "inverse", guide: np.ndarray | None = None,
+            edge: float = 0.15) -> np.ndarray:
     """Interpolates sparse relative depth to every pixel.
 
-    Inverse depth is affine on a plane, so it is interpolated linearly over the Delaunay
-    triangulation of the points; outside their convex hull each pixel copies the nearest
-    interpolated pixel. The result is inverted back to depth.
+    The values are interpolated linearly over the Delaunay triangulation of the points;
+    outside their convex hull each pixel copies the nearest interpolated pixel. Inverse depth
+    is affine on a plane, so interpolating it is exact on planes; depth is not, but it is
+    less pulled towards near surfaces. With a ``guide`` image, a triangle whose corners
+    differ in inverse depth by more than ``edge`` (relative) spans a depth edge: each of its
+    pixels takes the value of the corner whose guide value (the frame smoothed over a few
+    pixels) is closest to its own, instead of a blend of the surfaces on both sides.
 
     Parameters
     ----------
@@ -427,6 +501,12 @@ def densify(points: np.ndarray, depth: np.ndarray, shape: tuple[int, int]) -> np
         Positive relative depth at the points (NaN entries are ignored).
     shape : (int, int)
         ``(H, W)`` of the output.
+    interpolate : {"inverse", "depth"}
+        The variable interpolated.
+    guide : (H, W) array, optional
+        The reference frame, to keep interpolation from crossing depth edges.
+    edge : float
+        Relative inverse-depth difference within a triangle that counts as an edge (> 0).
 
     Returns
     -------
@@ -441,30 +521,57 @@ def densify(points: np.ndarray, depth: np.ndarray, shape: tuple[int, int]) -> np
     if points.ndim != 2 or points.shape[1] != 2 or depth.shape != (len(points),):
         raise ValueError(f"points must be (K, 2) and depth (K,), got {points.shape} and "
                          f"{depth.shape}")
+    if interpolate not in ("inverse", "depth"):
+        raise ValueError(f"interpolate must be 'inverse' or 'depth', got {interpolate!r}")
+    if guide is not None:
+        guide = _checks.image("guide", guide)
+        if guide.shape != shape:
+            raise ValueError(f"guide must have the shape {shape}, got {guide.shape}")
+    edge = _checks.number("edge", edge, 1e-6, np.inf)
     keep = np.isfinite(depth)
     if (depth[keep] <= 0).any():
         raise ValueError("depth must be positive (or NaN for unknown)")
     points, inverse = points[keep].astype(np.float64), 1.0 / depth[keep].astype(np.float64)
     if len(points) == 0:
         raise ValueError("densify needs at least one point with a finite depth")
+    values = inverse if interpolate == "inverse" else 1.0 / inverse
     dense = np.full(shape, np.nan)
+    grid_y, grid_x = np.mgrid[:shape[0], :shape[1]]
     if len(points) >= 3 and np.linalg.matrix_rank(points[1:] - points[0]) == 2:
-        grid_y, grid_x = np.mgrid[:shape[0], :shape[1]]
-        dense = griddata(points, inverse, (grid_x, grid_y), method="linear")
+        triangulation = Delaunay(points)
+        pixels = np.stack([grid_x.ravel(), grid_y.ravel()], 1).astype(np.float64)
+        simplex = triangulation.find_simplex(pixels)
+        inside = simplex >= 0
+        corners = triangulation.simplices[simplex[inside]]  # (P, 3) point indices
+        transform = triangulation.transform[simplex[inside]]
+        partial = np.einsum("pij,pj->pi", transform[:, :2], pixels[inside] - transform[:, 2])
+        weights = np.column_stack([partial, 1.0 - partial.sum(1)])
+        flat = np.einsum("pk,pk->p", weights, values[corners])
+        if guide is not None:
+            smooth = cv2.GaussianBlur(guide.astype(np.float32), (0, 0), 2.0)
+            corner_inverse = inverse[corners]
+            jump = corner_inverse.max(1) / corner_inverse.min(1) - 1.0 > edge
+            at = np.clip(np.round(points).astype(int), 0, np.array(shape[::-1]) - 1)
+            corner_guide = smooth[at[:, 1], at[:, 0]][corners[jump]]
+            own = smooth.ravel()[np.flatnonzero(inside)[jump]]
+            closest = np.abs(corner_guide - own[:, None]).argmin(1)
+            flat[jump] = values[corners[jump][np.arange(jump.sum()), closest]]
+        dense.ravel()[np.flatnonzero(inside)] = flat
     else:  # too few points for triangles: mark each point's own pixel
         pixels = np.clip(np.round(points).astype(int), 0, np.array(shape[::-1]) - 1)
-        dense[pixels[:, 1], pixels[:, 0]] = inverse
+        dense[pixels[:, 1], pixels[:, 0]] = values
     # Outside the hull, copy the nearest interpolated pixel.
     nearest = distance_transform_edt(np.isnan(dense), return_distances=False,
                                      return_indices=True)
     dense = dense[nearest[0], nearest[1]]
-    return (1.0 / dense).astype(np.float32)
+    return (1.0 / dense if interpolate == "inverse" else dense).astype(np.float32)
 
 
 def run_pipeline(frame0: np.ndarray, frame1: np.ndarray, ratio: float = 0.8,
                  method: str = "translation", threshold: float = 0.5, min_inliers: int = 8,
                  contrast_threshold: float = 0.01, seed: int = 0,
-                 descriptor=None) -> PipelineResult:
+                 descriptor=None, refine: bool = False, interpolate: str = "inverse",
+                 edges: bool = False) -> PipelineResult:
     """Runs every step of the classical pipeline and keeps the intermediate results.
 
     Parameters
@@ -481,6 +588,12 @@ def run_pipeline(frame0: np.ndarray, frame1: np.ndarray, ratio: float = 0.8,
         SIFT's contrast threshold (see `detect`).
     descriptor : callable, optional
         A descriptor to use in place of SIFT's at SIFT's keypoints (see `detect`).
+    refine : bool
+        Refine the inliers' frame-1 positions along the flow direction (`refine_matches`).
+    interpolate : {"inverse", "depth"}
+        The variable `densify` interpolates.
+    edges : bool
+        Keep `densify` from interpolating across depth edges (frame 0 is its guide).
 
     Returns
     -------
@@ -498,10 +611,17 @@ def run_pipeline(frame0: np.ndarray, frame1: np.ndarray, ratio: float = 0.8,
     matches = Matches(candidates.index0[keep], candidates.index1[keep], candidates.ratio[keep])
     p0, p1 = features0.points[matches.index0], features1.points[matches.index1]
     fit = filter_matches(p0, p1, method=method, threshold=threshold, seed=seed)
+    if not isinstance(refine, bool) or not isinstance(edges, bool):
+        raise TypeError(f"refine and edges must be True or False, got {refine!r} and {edges!r}")
+    if refine and fit.inliers.any() and fit.direction is not None:
+        p1 = p1.copy()
+        p1[fit.inliers] = refine_matches(a, b, p0[fit.inliers], p1[fit.inliers],
+                                         fit.direction / np.linalg.norm(fit.direction))
     points, flow = sparse_flow(p0, p1, fit.inliers)
     sparse = relative_depth(flow, fit.direction)
     reliable = int(np.isfinite(sparse).sum()) >= min_inliers
-    depth = densify(points, sparse, a.shape) if reliable else np.ones(a.shape, np.float32)
+    depth = (densify(points, sparse, a.shape, interpolate, a if edges else None) if reliable
+             else np.ones(a.shape, np.float32))
     return PipelineResult(features0, features1, candidates, matches, fit, points, flow, sparse,
                           depth, reliable)
 
@@ -531,7 +651,7 @@ def estimate_depth(frame0: np.ndarray, frame1: np.ndarray, **params) -> np.ndarr
 
 
 def stereo_sgbm(frame0: np.ndarray, frame1: np.ndarray, max_disparity: int = 32,
-                block_size: int = 5) -> np.ndarray:
+                block_size: int = 5, penalty: float = 8.0) -> np.ndarray:
     """Relative depth from OpenCV's semi-global block matching (Hirschmüller, 2008).
 
     A dense reference for rectified pairs whose flow points left (frame 1 is the right
@@ -545,6 +665,10 @@ def stereo_sgbm(frame0: np.ndarray, frame1: np.ndarray, max_disparity: int = 32,
         Largest disparity searched, in pixels; a positive multiple of 16.
     block_size : int
         Odd matching window size in pixels, from 1 to 11.
+    penalty : float
+        The smoothness penalties per pixel of the window: SGBM's ``P1`` (a disparity change of
+        one) is ``penalty * block_size**2`` and ``P2`` (larger changes) four times that; 8 is
+        OpenCV's suggestion. Larger values give smoother surfaces.
 
     Returns
     -------
@@ -558,9 +682,11 @@ def stereo_sgbm(frame0: np.ndarray, frame1: np.ndarray, max_disparity: int = 32,
     block_size = _checks.integer("block_size", block_size, 1, 11)
     if block_size % 2 == 0:
         raise ValueError(f"block_size must be odd, got {block_size}")
+    penalty = _checks.number("penalty", penalty, 0.0, 1000.0)
+    p1 = int(round(penalty * block_size ** 2))
     matcher = cv2.StereoSGBM_create(minDisparity=0, numDisparities=max_disparity,
-                                    blockSize=block_size, P1=8 * block_size ** 2,
-                                    P2=32 * block_size ** 2, uniquenessRatio=10,
+                                    blockSize=block_size, P1=p1, P2=4 * p1 + (p1 == 0),
+                                    uniquenessRatio=10,
                                     mode=cv2.STEREO_SGBM_MODE_HH)
     to_uint8 = lambda im: np.round(im * 255).astype(np.uint8)  # noqa: E731
     disparity = matcher.compute(to_uint8(a), to_uint8(b)).astype(np.float32) / 16.0
@@ -569,7 +695,7 @@ def stereo_sgbm(frame0: np.ndarray, frame1: np.ndarray, max_disparity: int = 32,
 
 
 def motion_stereo(frame0: np.ndarray, frame1: np.ndarray, max_disparity: int = 16,
-                  block_size: int = 5, **params) -> np.ndarray:
+                  block_size: int = 5, penalty: float = 8.0, **params) -> np.ndarray:
     """Relative depth from a dense matcher adapted to the motion: the pipeline, then SGBM.
 
     `run_pipeline` finds the flow direction with RANSAC. Both frames are rotated so that the
@@ -582,7 +708,7 @@ def motion_stereo(frame0: np.ndarray, frame1: np.ndarray, max_disparity: int = 1
     ----------
     frame0, frame1 : (H, W) arrays
         Grey frames of the same shape, uint8 or float in [0, 1].
-    max_disparity, block_size
+    max_disparity, block_size, penalty
         See `stereo_sgbm`.
     **params
         Passed to `run_pipeline`.
@@ -605,7 +731,7 @@ def motion_stereo(frame0: np.ndarray, frame1: np.ndarray, max_disparity: int = 1
     warp = lambda im: cv2.warpAffine(im.astype(np.float32), forward, (size, size),  # noqa: E731
                                      flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     inverse_depth = stereo_sgbm(warp(a).clip(0, 1), warp(b).clip(0, 1), max_disparity,
-                                block_size)
+                                block_size, penalty)
     back = cv2.warpAffine(inverse_depth, forward, (w, h), flags=cv2.INTER_NEAREST
                           | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT,
                           borderValue=float("nan"))

@@ -14,7 +14,12 @@ image, and frame 0, and it learns from examples to turn those into disparity:
    neighbours;
 4. a positive output (softplus), upsampled to full resolution.
 
-`train` fits it to scenes of `depthlab.world` with a fixed budget of optimisation steps. The
+With ``coarse_radius`` set (`ModelConfig.for_world` sets it), a second cost volume at quarter
+resolution searches far enough for the largest disparity the world can produce, and its first
+layer is applied at quarter resolution and upsampled.
+
+`train` fits it to scenes of `depthlab.world` with a budget of optimisation steps, or with
+early stopping on validation scenes (`TrainConfig.patience`). The
 loss is scale-invariant, like the metrics: the mean absolute error of log disparity after
 removing each crop's mean log error (Eigen et al., 2014), since only relative depth is asked
 for. `predict` returns relative depth (``1 / disparity``) like `classical.estimate_depth`.
@@ -27,6 +32,7 @@ import dataclasses
 import pathlib
 import pickle
 import random
+import time
 
 import numpy as np
 import torch
@@ -65,54 +71,95 @@ class ModelConfig:
         Width of the per-pixel network.
     context : int
         Width of the dilated context layers.
+    coarse_radius : int
+        Largest displacement of the second, quarter-resolution cost volume, in quarter-
+        resolution pixels (so ``4 * coarse_radius`` full-resolution pixels); 0 leaves it out.
     """
 
     radius: int = 4
     hidden: int = 48
     context: int = 16
+    coarse_radius: int = 0
 
     def __post_init__(self):
         _checks.integer("radius", self.radius, 1, 8)
         _checks.integer("hidden", self.hidden, 4, 512)
         _checks.integer("context", self.context, 4, 512)
+        _checks.integer("coarse_radius", self.coarse_radius, 0, 16)
+
+    @property
+    def search_range(self) -> int:
+        """The largest disparity the cost volumes search, in full-resolution pixels."""
+        return max(2 * self.radius, 4 * self.coarse_radius)
+
+    @classmethod
+    def for_world(cls, config: world.WorldConfig, **fields) -> "ModelConfig":
+        """The architecture whose search covers ``config.max_disparity``: the quarter-
+        resolution volume reaches it (``fields`` set the other parameters)."""
+        if not isinstance(config, world.WorldConfig):
+            raise TypeError(f"config must be a WorldConfig, got {type(config).__name__}")
+        return cls(coarse_radius=int(np.ceil(config.max_disparity / 4.0)), **fields)
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """The training recipe: a fixed budget of steps, whatever the number of scenes.
+    """The training recipe.
+
+    Without ``patience`` the budget is ``steps`` steps whatever the number of scenes, with a
+    one-cycle learning-rate schedule. With it, ``steps`` is a cap: every ``check_every`` steps
+    the loss on validation scenes is measured, the learning rate is halved when it did not
+    improve, training stops after ``patience`` checks without improvement, and the weights of
+    the best check are kept (early stopping).
 
     Parameters
     ----------
     steps : int
-        Optimisation steps (Adam with a one-cycle learning-rate schedule).
+        Optimisation steps (Adam), or their cap with ``patience``.
     batch : int
-        Crops per step.
-    crop : (int, int)
-        Height and width of the random training crops, in full-resolution pixels (even).
+        Crops (or whole frames) per step.
+    crop : (int, int) or None
+        Height and width of the random training crops, in full-resolution pixels (even);
+        None trains on whole frames.
     lr : float
         Peak learning rate.
     seed : int
-        Seeds the initial weights, the minibatch order and the crops.
+        Seeds the initial weights, the minibatch order, the crops and the flips.
     threads : int
         torch threads while training.
+    flips : bool
+        Flip each item left to right and upside down at random, frames and label alike (the
+        motion flips with the frames, so the label still fits).
+    patience : int or None
+        Checks without improvement before early stopping; None trains the fixed budget.
+    check_every : int
+        Steps between validation checks (with ``patience``).
     """
 
     steps: int = 550
     batch: int = 16
-    crop: tuple[int, int] = (48, 64)
+    crop: tuple[int, int] | None = (48, 64)
     lr: float = 5e-3
     seed: int = 0
     threads: int = 2
+    flips: bool = False
+    patience: int | None = None
+    check_every: int = 100
 
     def __post_init__(self):
         _checks.integer("steps", self.steps, 1, 10**6)
         _checks.integer("batch", self.batch, 1, 4096)
-        _checks.interval("crop", self.crop, 4, integer_values=True)
-        if self.crop[0] % 2 or self.crop[1] % 2:
-            raise ValueError(f"crop must have even sides, got {self.crop}")
+        if self.crop is not None:
+            _checks.interval("crop", self.crop, 4, integer_values=True)
+            if self.crop[0] % 2 or self.crop[1] % 2:
+                raise ValueError(f"crop must have even sides, got {self.crop}")
         _checks.number("lr", self.lr, 1e-6, 1.0)
         _checks.integer("seed", self.seed, 0, 2**32 - 1)
         _checks.integer("threads", self.threads, 1, 256)
+        if not isinstance(self.flips, bool):
+            raise TypeError(f"flips must be True or False, got {self.flips!r}")
+        if self.patience is not None:
+            _checks.integer("patience", self.patience, 1, 10**6)
+        _checks.integer("check_every", self.check_every, 1, 10**6)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,13 +181,24 @@ class DataConfig:
     label_noise : float
         Share of the items, drawn at random once, whose label is another scene's, as after a
         mix-up in a labelling pipeline.
+    stream : int
+        The world's stream (seed) the scenes come from; `TRAIN_SEED` by default. Training
+        seeds of a study draw their own scenes from streams of their own.
+    monocular : bool
+        The control that cannot match: both inputs are frame 0, in training and (through
+        the model's `DataConfig`) in `predict_batch`, so the model learns only the priors.
     """
 
     unique: int | None = None
     augment: bool = False
     label_noise: float = 0.0
+    stream: int = 0
+    monocular: bool = False
 
     def __post_init__(self):
+        _checks.integer("stream", self.stream, 0, 2**32 - 1)
+        if not isinstance(self.monocular, bool):
+            raise TypeError(f"monocular must be True or False, got {self.monocular!r}")
         if self.unique is not None:
             _checks.integer("unique", self.unique, 1, 10**6)
         if not isinstance(self.augment, bool):
@@ -159,6 +217,22 @@ def _local_norm(x, size=5):
     return (x - mean) / torch.sqrt((square - mean * mean).clamp_min(0.0) + 1e-3)
 
 
+def _cost_volume(frames, r, box):
+    """The correlation of locally normalised frames (B, 2, h, w) at every displacement up to
+    ``r``, averaged over 3 x 3 by ``box``, and its image-wide mean scaled to a peak of 1."""
+    a, b = _local_norm(frames[:, :1]), _local_norm(frames[:, 1:])
+    h, w = a.shape[-2:]
+    padded = F.pad(b, (r, r, r, r))
+    # Channel (2r + 1) i + j holds b displaced by (i - r, j - r), times a.
+    volume = torch.cat([padded[:, :, i:i + h, j:j + w] for i in range(2 * r + 1)
+                        for j in range(2 * r + 1)], 1) * a
+    # Channels-last memory makes this depthwise average several times faster on CPUs.
+    volume = F.conv2d(volume.contiguous(memory_format=torch.channels_last), box, padding=1,
+                      groups=box.shape[0])
+    scene = volume.mean((2, 3), keepdim=True)
+    return volume, scene / (scene.abs().amax(1, keepdim=True) + 1e-6)
+
+
 class DepthNet(nn.Module):
     """Two frames (B, 2, H, W) in [0, 1], H and W even, to disparity (B, 1, H, W) in pixels."""
 
@@ -175,6 +249,12 @@ class DepthNet(nn.Module):
         self.volume_in = nn.Conv2d(channels, config.hidden, 1)
         self.scene_in = nn.Conv2d(channels, config.hidden, 1, bias=False)
         self.frame_in = nn.Conv2d(1, config.hidden, 1, bias=False)
+        if config.coarse_radius:
+            coarse = (2 * config.coarse_radius + 1) ** 2
+            self.register_buffer("coarse_box", torch.full((coarse, 1, 3, 3), 1.0 / 9.0),
+                                 persistent=False)
+            self.coarse_in = nn.Conv2d(coarse, config.hidden, 1, bias=False)
+            self.coarse_scene_in = nn.Conv2d(coarse, config.hidden, 1, bias=False)
         self.pixel = _conv(config.hidden, 32, 1)
         self.context = nn.Sequential(_conv(32, config.context),
                                      _conv(config.context, config.context, dilation=2),
@@ -183,28 +263,29 @@ class DepthNet(nn.Module):
 
     def front(self, frames):
         """The fixed front end at half resolution: the cost volume (B, (2r+1)^2, H/2, W/2), its
-        image-wide mean (B, (2r+1)^2, 1, 1) scaled to a peak of 1, and frame 0 (B, 1, H/2, W/2).
+        image-wide mean (B, (2r+1)^2, 1, 1) scaled to a peak of 1, and frame 0 (B, 1, H/2, W/2);
+        with ``coarse_radius``, then the quarter-resolution volume and its mean likewise.
 
         It has no parameters, so training never differentiates through it; gradients reach
         the frames only when they are asked for (input saliency, `depthlab.explain`)."""
         half = F.avg_pool2d(frames, 2)
-        a, b = _local_norm(half[:, :1]), _local_norm(half[:, 1:])
-        r, (h, w) = self.config.radius, a.shape[-2:]
-        padded = F.pad(b, (r, r, r, r))
-        # Channel (2r + 1) i + j holds b displaced by (i - r, j - r), times a.
-        volume = torch.cat([padded[:, :, i:i + h, j:j + w] for i in range(2 * r + 1)
-                            for j in range(2 * r + 1)], 1) * a
-        # Channels-last memory makes this depthwise average several times faster on CPUs.
-        volume = F.conv2d(volume.contiguous(memory_format=torch.channels_last), self.box,
-                          padding=1, groups=self.box.shape[0])
-        scene = volume.mean((2, 3), keepdim=True)
-        scene = scene / (scene.abs().amax(1, keepdim=True) + 1e-6)
-        return volume, scene, half[:, :1]
+        volume, scene = _cost_volume(half, self.config.radius, self.box)
+        if not self.config.coarse_radius:
+            return volume, scene, half[:, :1]
+        coarse, coarse_scene = _cost_volume(F.avg_pool2d(half, 2), self.config.coarse_radius,
+                                            self.coarse_box)
+        return volume, scene, half[:, :1], coarse, coarse_scene
 
     def forward(self, frames):
-        volume, scene, frame = self.front(frames)
-        hidden = F.relu(self.volume_in(volume) + self.scene_in(scene) + self.frame_in(frame))
-        disparity = 2.0 * F.softplus(self.out(self.context(self.pixel(hidden))))
+        return self.head(*self.front(frames))
+
+    def head(self, volume, scene, frame, coarse=None, coarse_scene=None):
+        """The trained layers, from the front end's outputs to disparity (B, 1, H, W)."""
+        hidden = self.volume_in(volume) + self.scene_in(scene) + self.frame_in(frame)
+        if coarse is not None:  # the first layer is linear: apply it at quarter resolution
+            hidden = hidden + F.interpolate(self.coarse_in(coarse) + self.coarse_scene_in(
+                coarse_scene), size=hidden.shape[-2:], mode="bilinear", align_corners=False)
+        disparity = 2.0 * F.softplus(self.out(self.context(self.pixel(F.relu(hidden)))))
         return F.interpolate(disparity, scale_factor=2, mode="bilinear", align_corners=False)
 
 
@@ -225,8 +306,14 @@ class DepthModel:
     data_config : DataConfig
         How the training items were made from the scenes.
     losses : (steps,) float array
-        Training loss at every step: the mean absolute log-disparity error after removing
-        each crop's mean (0.1 is about a 10% error in relative depth).
+        Training loss at every step run: the mean absolute log-disparity error after
+        removing each crop's mean (0.1 is about a 10% error in relative depth).
+    checks : (K, 2) float array
+        With early stopping, the step and the validation loss of every check; else empty.
+    best_step : int
+        The step whose weights were kept (the last one without early stopping).
+    seconds : float
+        Wall time of the training loop.
     """
 
     net: DepthNet
@@ -236,6 +323,14 @@ class DepthModel:
     world_config: world.WorldConfig = world.WorldConfig()
     losses: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     data_config: DataConfig = DataConfig()
+    checks: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 2)))
+    best_step: int = 0
+    seconds: float = 0.0
+
+    @property
+    def steps(self) -> int:
+        """Optimisation steps run (fewer than the budget when training stopped early)."""
+        return len(self.losses)
 
     @property
     def trained(self) -> bool:
@@ -264,7 +359,7 @@ class SceneDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, n_scenes: int, config: world.WorldConfig = world.WorldConfig(),
-                 seed: int = TRAIN_SEED, data: DataConfig = DataConfig()):
+                 data: DataConfig = DataConfig()):
         self.n_scenes = _checks.integer("n_scenes", n_scenes, 1, 10**6)
         if not isinstance(data, DataConfig):
             raise TypeError(f"data must be a DataConfig, got {type(data).__name__}")
@@ -273,11 +368,11 @@ class SceneDataset(torch.utils.data.Dataset):
             raise ValueError(f"data.unique must be at most n_scenes ({self.n_scenes}), "
                              f"got {unique}")
         self.data, self.noise = data, config.noise
-        self.frames, self.disparity = _rendered(seed, unique, config)
+        self.frames, self.disparity = _rendered(data.stream, unique, config)
         item = np.arange(self.n_scenes)
         self.scene, self.repeat = item % unique, item // unique
         # The label of each item: its own scene's, or for a label_noise share another's.
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(data.stream)
         self.label = self.scene.copy()
         wrong = rng.permutation(self.n_scenes)[:int(round(data.label_noise * self.n_scenes))]
         if unique > 1:
@@ -314,6 +409,8 @@ class SceneDataset(torch.utils.data.Dataset):
         """Frames (B, 2, H, W) and disparity (B, 1, H, W) of the items at ``index``."""
         index = index.numpy()
         frames = self.frames[self.scene[index]]
+        if self.data.monocular:
+            frames = frames[:, :1].expand(-1, 2, -1, -1)
         disparity = self.disparity[self.label[index]]
         if not self.data.augment:
             return frames, disparity
@@ -346,13 +443,19 @@ def _rendered(seed, n_scenes, config):
     frames, disparity = _RENDERED.get(key, (torch.empty((0, 2, config.height, config.width)),
                                             torch.empty((0, 1, config.height, config.width))))
     if len(frames) < n_scenes:
-        new_frames, new_disparity = [frames], [disparity]
-        for start in range(len(frames), n_scenes, 256):
-            scenes = world.render_scenes(seed, range(start, min(n_scenes, start + 256)), config)
-            new_frames.append(torch.from_numpy(np.stack([scenes.frame0, scenes.frame1], 1)))
-            new_disparity.append(torch.from_numpy(scenes.disparity[:, None]))
+        done = len(frames)
         _RENDERED.clear()  # one world at a time: the memory budget is 1.5 GB
-        frames, disparity = torch.cat(new_frames), torch.cat(new_disparity)
+        # Filled in place: the old and the new tensors are never concatenated into a third.
+        grown = torch.empty((n_scenes, 2, config.height, config.width))
+        grown_disparity = torch.empty((n_scenes, 1, config.height, config.width))
+        grown[:done], grown_disparity[:done] = frames, disparity
+        frames, disparity = grown, grown_disparity
+        for start in range(done, n_scenes, 256):
+            stop = min(n_scenes, start + 256)
+            scenes = world.render_scenes(seed, range(start, stop), config)
+            frames[start:stop, 0] = torch.from_numpy(scenes.frame0)
+            frames[start:stop, 1] = torch.from_numpy(scenes.frame1)
+            disparity[start:stop, 0] = torch.from_numpy(scenes.disparity)
         _RENDERED[key] = frames, disparity
     return frames[:n_scenes], disparity[:n_scenes]
 
@@ -370,12 +473,13 @@ def scale_invariant_loss(disparity: torch.Tensor, target: torch.Tensor) -> torch
 def train(n_scenes: int, config: TrainConfig = TrainConfig(),
           model_config: ModelConfig = ModelConfig(),
           world_config: world.WorldConfig = world.WorldConfig(),
-          progress: bool = True, data: DataConfig = DataConfig()) -> DepthModel:
+          progress: bool = True, data: DataConfig = DataConfig(),
+          validation: world.Scene | None = None) -> DepthModel:
     """Trains a `DepthNet` on a training set of ``n_scenes`` items, by default the first
     ``n_scenes`` training scenes.
 
-    The budget is ``config.steps`` steps whatever ``n_scenes`` is: with few scenes the model
-    sees each one many times. Two runs with the same arguments on the same machine give
+    Without early stopping the budget is ``config.steps`` steps whatever ``n_scenes`` is:
+    with few scenes the model sees each one many times. Two runs with the same arguments on the same machine give
     bit-identical weights (seeded generators, deterministic algorithms, fixed threads).
 
     Parameters
@@ -389,6 +493,8 @@ def train(n_scenes: int, config: TrainConfig = TrainConfig(),
         Show a progress bar with the running loss.
     data : DataConfig
         How the items are made from scenes: repeated, augmented, with wrong labels.
+    validation : world.Scene, optional
+        Validation scenes for early stopping (see `fit`).
 
     Returns
     -------
@@ -399,7 +505,7 @@ def train(n_scenes: int, config: TrainConfig = TrainConfig(),
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     dataset = SceneDataset(n_scenes, world_config, data=data)
-    model = fit(untrained(model_config, config.seed), dataset, config, progress)
+    model = fit(untrained(model_config, config.seed), dataset, config, progress, validation)
     return dataclasses.replace(model, world_config=world_config, data_config=data)
 
 
@@ -418,11 +524,11 @@ def reproducible(threads: int):
 
 
 def fit(model: DepthModel, dataset: SceneDataset, config: TrainConfig = TrainConfig(),
-        progress: bool = True) -> DepthModel:
-    """Trains a copy of ``model`` on ``dataset`` for ``config.steps`` steps.
+        progress: bool = True, validation: world.Scene | None = None) -> DepthModel:
+    """Trains a copy of ``model`` on ``dataset`` as ``config`` says.
 
     `train` calls it on a fresh model; given a trained one, it fine-tunes (``model`` itself
-    is left unchanged). Random crops, minibatches and the one-cycle schedule are seeded by
+    is left unchanged). Random crops, flips, minibatches and the schedule are seeded by
     ``config.seed``.
 
     Parameters
@@ -432,6 +538,9 @@ def fit(model: DepthModel, dataset: SceneDataset, config: TrainConfig = TrainCon
     config : TrainConfig
     progress : bool
         Show a progress bar with the running loss.
+    validation : world.Scene, optional
+        A batch of validation scenes (never test scenes), required with
+        ``config.patience``: early stopping measures the scale-invariant loss on them.
 
     Returns
     -------
@@ -445,15 +554,31 @@ def fit(model: DepthModel, dataset: SceneDataset, config: TrainConfig = TrainCon
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     h, w = dataset.frames.shape[-2:]
-    if config.crop[0] > h or config.crop[1] > w:
+    if config.crop is not None and (config.crop[0] > h or config.crop[1] > w):
         raise ValueError(f"crop {config.crop} is larger than the scenes ({h}, {w})")
+    if (config.patience is None) != (validation is None):
+        raise ValueError("early stopping needs both config.patience and validation scenes; "
+                         f"got patience={config.patience!r} and "
+                         f"validation={type(validation).__name__}")
+    if validation is not None:
+        if not isinstance(validation, world.Scene) or validation.frame0.ndim != 3:
+            raise TypeError("validation must be a batch of scenes from world.render_scenes")
+        held = torch.from_numpy(np.stack([validation.frame0, validation.frame0
+                                          if dataset.data.monocular else validation.frame1], 1))
+        held_target = torch.from_numpy(validation.disparity[:, None])
     model = dataclasses.replace(model, net=copy.deepcopy(model.net))
     generator = torch.Generator().manual_seed(config.seed)
     optimiser = torch.optim.Adam(model.net.parameters(), lr=config.lr)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.lr,
-                                                   total_steps=config.steps, pct_start=0.15)
-    losses = np.zeros(config.steps)
-    ch, cw = config.crop
+    if config.patience is None:
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.lr,
+                                                       total_steps=config.steps, pct_start=0.15)
+    else:  # a linear warm-up over the first check, then halved on every check that fails
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimiser, lambda step: min(1.0, (step + 1) / config.check_every))
+    losses, checks = np.zeros(config.steps), []
+    best, failed = (np.inf, config.steps - 1, None), 0  # validation loss, step, weights
+    (ch, cw) = config.crop if config.crop is not None else (h, w)
+    start_time = time.perf_counter()
     with reproducible(config.threads):
         model.net.train()
         bar = tqdm(range(config.steps), desc=f"training on {len(dataset)} scenes",
@@ -465,6 +590,8 @@ def fit(model: DepthModel, dataset: SceneDataset, config: TrainConfig = TrainCon
             frames, target = dataset.items(index)
             frames = frames[:, :, top:top + ch, left:left + cw]
             target = target[:, :, top:top + ch, left:left + cw]
+            if config.flips:
+                frames, target = _flip(frames, target, generator)
             loss = scale_invariant_loss(model.net(frames), target)
             optimiser.zero_grad()
             loss.backward()
@@ -473,9 +600,39 @@ def fit(model: DepthModel, dataset: SceneDataset, config: TrainConfig = TrainCon
             losses[step] = loss.item()
             if step % 25 == 0:
                 bar.set_postfix(loss=f"{losses[max(0, step - 24):step + 1].mean():.3f}")
+            if config.patience is not None and (step + 1) % config.check_every == 0:
+                model.net.eval()
+                with torch.no_grad():
+                    held_loss = float(np.mean([scale_invariant_loss(
+                        model.net(held[i:i + 50]), held_target[i:i + 50]).item()
+                        for i in range(0, len(held), 50)]))
+                model.net.train()
+                checks.append((step + 1, held_loss))
+                if held_loss < best[0]:
+                    best, failed = (held_loss, step, copy.deepcopy(model.net.state_dict())), 0
+                else:
+                    failed += 1
+                    schedule.base_lrs = [lr * 0.5 for lr in schedule.base_lrs]
+                    if failed >= config.patience:
+                        losses = losses[:step + 1]
+                        break
+    seconds = time.perf_counter() - start_time
+    if best[2] is not None:
+        model.net.load_state_dict(best[2])
     model.net.eval()
     return dataclasses.replace(model, train_config=config, n_scenes=len(dataset),
-                               losses=losses)
+                               losses=losses, checks=np.array(checks).reshape(-1, 2),
+                               best_step=best[1] + 1, seconds=seconds)
+
+
+def _flip(frames, target, generator):
+    """Flips each item left to right and upside down with probability 1/2 each."""
+    bits = torch.randint(0, 4, (len(frames),), generator=generator)
+    for bit, axis in ((1, 3), (2, 2)):
+        flip = (bits & bit).bool()[:, None, None, None]
+        frames = torch.where(flip, frames.flip(axis), frames)
+        target = torch.where(flip, target.flip(axis), target)
+    return frames, target
 
 
 def _check_model(model):
@@ -495,6 +652,7 @@ def predict_batch(model: DepthModel, frames0: np.ndarray, frames1: np.ndarray,
     model : DepthModel
         A trained model.
     frames0, frames1 : (N, H, W) float arrays in [0, 1]
+        A monocular model (`DataConfig.monocular`) is given ``frames0`` twice.
     batch : int
         Pairs per inference call.
 
@@ -514,6 +672,8 @@ def predict_batch(model: DepthModel, frames0: np.ndarray, frames1: np.ndarray,
         _checks.frame_pair(frames0[i], frames1[i])
     n, h, w = frames0.shape
     pad = (0, w % 2, 0, h % 2)  # the network halves the resolution: pad to even sides
+    if model.data_config.monocular:  # the control sees frame 0 twice, as in training
+        frames1 = frames0
     stacked = torch.from_numpy(np.stack([frames0, frames1], 1).astype(np.float32))
     stacked = F.pad(stacked, pad, mode="replicate")
     with torch.no_grad():
@@ -559,7 +719,9 @@ def save(model: DepthModel, path) -> pathlib.Path:
                 "train_config": dataclasses.asdict(model.train_config),
                 "world_config": dataclasses.asdict(model.world_config),
                 "data_config": dataclasses.asdict(model.data_config),
-                "n_scenes": model.n_scenes, "losses": model.losses.tolist()}, path)
+                "n_scenes": model.n_scenes, "losses": model.losses.tolist(),
+                "checks": model.checks.tolist(), "best_step": model.best_step,
+                "seconds": model.seconds}, path)
     return path
 
 
@@ -592,6 +754,8 @@ def load(path) -> DepthModel:
         net.eval()
         return DepthModel(net, model_config, TrainConfig(**fields("train_config")),
                           saved["n_scenes"], world.WorldConfig(**fields("world_config")),
-                          np.asarray(saved["losses"]), DataConfig(**fields("data_config")))
+                          np.asarray(saved["losses"]), DataConfig(**fields("data_config")),
+                          np.asarray(saved["checks"]).reshape(-1, 2), saved["best_step"],
+                          saved["seconds"])
 
     return read_checkpoint(path, build, "model", "depthlab.learned.save")

@@ -12,7 +12,8 @@ import dataclasses
 import numpy as np
 from scipy.ndimage import map_coordinates
 
-__all__ = ["DepthMetrics", "bad_pixel_rate", "correct_matches", "depth_metrics", "mean_metrics"]
+__all__ = ["SCENE_METRICS", "DepthMetrics", "bad_pixel_rate", "correct_matches", "depth_metrics",
+           "mean_metrics", "scene_scores"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,6 +168,58 @@ def bad_pixel_rate(pred_disparity: np.ndarray, gt_disparity: np.ndarray,
                                               ("pred_disparity", "gt_disparity"))
     error = np.abs(np.where(valid, pred, np.inf)[gt_valid] - gt[gt_valid])
     return float(np.mean(error > threshold))
+
+
+#: What `scene_scores` records, and whether larger is better: AbsRel, δ1 and the bad-pixel
+#: rate (disparity off by more than 1 px after median scaling), on all pixels and, with the
+#: suffix ``_noc``, on the non-occluded ones.
+SCENE_METRICS = {"absrel": False, "delta1": True, "bad1": False,
+                 "absrel_noc": False, "delta1_noc": True, "bad1_noc": False}
+
+
+def scene_scores(pred: np.ndarray, gt: np.ndarray, gt_disparity: np.ndarray,
+                 visible: np.ndarray) -> dict:
+    """Per-image scores of relative depth maps, as stereo and depth benchmarks report them.
+
+    Parameters
+    ----------
+    pred : (N, H, W) array
+        Predicted depth, up to one scale per image.
+    gt : (N, H, W) array
+        True depth.
+    gt_disparity : (N, H, W) array
+        True disparity in pixels (``focal * baseline / gt``).
+    visible : (N, H, W) bool array
+        Non-occluded pixels: seen in both frames.
+
+    Returns
+    -------
+    dict
+        `SCENE_METRICS` name to an (N,) array. AbsRel and δ1 are `depth_metrics` (median
+        scaling). The bad-pixel rate scales the predicted disparity ``1 / pred`` by its
+        median ratio to the true one over the scored pixels, then applies `bad_pixel_rate`
+        with a 1-pixel threshold.
+    """
+    arrays = [np.asarray(a) for a in (pred, gt, gt_disparity, visible)]
+    if len({a.shape for a in arrays}) != 1 or arrays[0].ndim != 3:
+        raise ValueError("pred, gt, gt_disparity and visible must share one (N, H, W) shape, "
+                         f"got {[a.shape for a in arrays]}")
+    if arrays[3].dtype != bool:
+        raise TypeError(f"visible must be a boolean array, got dtype {arrays[3].dtype}")
+    pred, gt, gt_disparity, visible = arrays
+    out = {name: np.zeros(len(pred)) for name in SCENE_METRICS}
+    for i in range(len(pred)):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            disparity = np.where(pred[i] > 0, 1.0 / pred[i].astype(np.float64), np.nan)
+        for suffix, mask in (("", None), ("_noc", visible[i])):
+            scores = depth_metrics(pred[i], gt[i], mask=mask)
+            out["absrel" + suffix][i], out["delta1" + suffix][i] = scores.absrel, scores.delta1
+            valid = np.isfinite(disparity) & (True if mask is None else mask)
+            scale = (np.median(gt_disparity[i][valid]) / np.median(disparity[valid])
+                     if valid.any() else 1.0)
+            out["bad1" + suffix][i] = bad_pixel_rate(disparity * scale, gt_disparity[i], 1.0,
+                                                     mask)
+    return out
 
 
 def correct_matches(points0: np.ndarray, points1: np.ndarray, flow: np.ndarray,

@@ -33,7 +33,7 @@ from skimage import color, data
 
 from . import _checks
 
-__all__ = ["DOMAINS", "HELD_OUT_SEED", "Scene", "WorldConfig", "render_scene", "render_scenes"]
+__all__ = ["DOMAINS", "HELD_OUT_SEED", "VALIDATION_SEED", "Scene", "WorldConfig", "render_scene", "render_scenes"]
 
 #: Texture sets ("domains") that scenes draw their surfaces from.
 DOMAINS = {
@@ -46,6 +46,10 @@ DOMAINS = {
 
 #: The seed of the held-out test scenes that every chapter scores on.
 HELD_OUT_SEED = 1_000_003
+
+#: The seed of the validation scenes: every choice (a threshold, a step budget) is made on
+#: them, so that the test scenes only report.
+VALIDATION_SEED = 2_000_003
 
 _LOW_TEXTURE_CONTRAST = 0.04
 
@@ -132,6 +136,21 @@ class WorldConfig:
     def focal_px(self) -> float:
         """Focal length in pixels."""
         return self.focal * self.width
+
+    @property
+    def max_disparity(self) -> float:
+        """An upper bound, in pixels, on every disparity this world can produce.
+
+        The nearest surface point lies on a foreground plane at most ``object_depth[0]``
+        away at its centre, slanted by at most ``max_slant``: its inverse depth grows by at
+        most ``max_slant`` times its distance from the centre in normalised image
+        coordinates, which is at most the image diagonal. The background is farther and
+        tilts less. Disparity is ``focal_px * baseline / depth``.
+        """
+        diagonal = np.hypot(self.width, self.height) / self.focal_px
+        nearest = max(1.0 + self.max_slant * diagonal, 1.0 + self.background_tilt * diagonal
+                      * self.object_depth[0] / self.background_depth[0])
+        return float(self.focal_px * self.baseline[1] / self.object_depth[0] * nearest)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,14 +3,21 @@
 - `studies`: the studies themselves (the data-size sweep, the learned-feature curve, the data
   study, the throughput of the executor), each a set of jobs for `depthlab.parallel` whose
   results `depthlab.cache` keeps;
-- `curves`: the learning-curve maths (errors, the power law, where a curve crosses a line);
+- `comparison`: the fair crossover study (classical methods tuned on validation, the learned
+  model with early stopping, a monocular control, paired bootstrap intervals);
+- `curves`: the learning-curve maths (errors, the power law, where a curve crosses a line,
+  bootstrap intervals);
 - `costs`: the price list of labelled data;
 - `cli`: the command line.
 
 Everything public is also available here, as ``experiments.sweep`` and so on.
 """
+from .comparison import (CROSSOVER_CONFIG, CROSSOVER_SIZES, EARLY_STOPPING_SCENES, PIPELINE_GRID,
+                         SCENE_METRICS, STEREO_GRID, CrossoverStudy, Tuning, crossover_study,
+                         scene_scores, split_scenes, tune_classical)
 from .costs import CostModel
-from .curves import METRICS, PowerLaw, as_error, crossing, fit_power_law
+from .curves import (METRICS, Crossover, PowerLaw, as_error, bootstrap_crossover,
+                     bootstrap_means, crossing, fit_power_law, interval, resample)
 from .studies import (DATA_NOMINAL, DATA_UNIQUE, FEATURE_CONFIG, FEATURE_METRICS, FILLS,
                       LABEL_NOISE, SIZES, SWEEP_CONFIG, ClassicalEvaluation, DataStudy,
                       FeatureCurve, Sweep, Throughput, data_study, evaluate_classical,
@@ -18,7 +25,11 @@ from .studies import (DATA_NOMINAL, DATA_UNIQUE, FEATURE_CONFIG, FEATURE_METRICS
                       train_models, trained_descriptor, trained_model)
 from .cli import main
 
-__all__ = ["DATA_NOMINAL", "DATA_UNIQUE", "FEATURE_CONFIG", "FEATURE_METRICS", "FILLS",
+__all__ = ["CROSSOVER_CONFIG", "CROSSOVER_SIZES", "EARLY_STOPPING_SCENES", "PIPELINE_GRID", "SCENE_METRICS",
+           "STEREO_GRID", "Crossover", "CrossoverStudy", "Tuning", "bootstrap_crossover",
+           "bootstrap_means", "crossover_study", "interval", "resample", "scene_scores",
+           "split_scenes", "tune_classical",
+           "DATA_NOMINAL", "DATA_UNIQUE", "FEATURE_CONFIG", "FEATURE_METRICS", "FILLS",
            "LABEL_NOISE", "METRICS", "SIZES", "SWEEP_CONFIG", "ClassicalEvaluation", "CostModel",
            "DataStudy", "FeatureCurve", "PowerLaw", "Sweep", "Throughput", "as_error",
            "crossing", "data_study", "evaluate_classical", "feature_curve", "fit_power_law",

@@ -22,7 +22,7 @@ import os
 import numpy as np
 
 from .. import learned, metrics, parallel
-from . import studies
+from . import comparison, studies
 from .curves import METRICS
 from .studies import FEATURE_METRICS
 
@@ -31,14 +31,24 @@ __all__ = ["main"]
 
 def _print_crossover(result):
     """The crossover command's text output, from its JSON."""
+    ci = result["ci"]
     for metric in METRICS:
-        print(f"{metric}: classical {result['classical'][metric][0][0]:.3f}")
-        for n, row in zip(result["sizes"], result["learned"][metric]):
-            print(f"  learned, {n:>5} scenes: " + " ".join(f"{v:.3f}" for v in row))
+        print(f"{metric}: " + ", ".join(
+            f"{m} {result['mean'][m][metric]:.3f} [{ci[m][metric][0]:.3f}, {ci[m][metric][1]:.3f}]"
+            for m in ("classical", "motion_stereo", "constant")))
+        for i, n in enumerate(result["sizes"]):
+            low, high = ci["learned"][metric][i]
+            steps = [s for s in result["steps"][i] if s is not None]
+            print(f"  learned, {n:>5} scenes: {result['mean']['learned'][metric][i]:.3f} "
+                  f"[{low:.3f}, {high:.3f}], {len(steps)} seeds, steps {steps}")
         if "learned_features" in result:
             for n, row in zip(result["sizes"], result["learned_features"][metric]):
                 print(f"  learned features, {n:>5} scenes: " + " ".join(f"{v:.3f}" for v in row))
-        print(f"  crossover N: {result['crossover_n'][metric]}")
+        for method in ("classical", "motion_stereo"):
+            cross = result["crossover_n"][method][metric]
+            print(f"  crossover N against {method}: " + (
+                f"{cross['median']:.0f} [{cross['interval'][0]:.0f}, {cross['interval'][1]:.0f}]"
+                if cross["interval"] else f"not identified ({cross['reason']})"))
 
 
 def _print_features(result):
@@ -88,7 +98,8 @@ def _parser():
     for name, text in (("features", "the pipeline with a learned descriptor at the sweep's "
                         "sizes and seeds (cached; cold, about 2 minutes on 2 cores)"),
                        ("crossover", "the learned model's learning curve against the classical "
-                        "pipeline (cached; cold, about 10 minutes on 2 cores)"),
+                        "methods tuned on validation, with bootstrap intervals (cached; cold, "
+                        "about 12 minutes on 2 cores, more with the learned descriptor)"),
                        ("duplicates", "training sets of copied, augmented or wrongly labelled "
                         "scenes (cached; runs the crossover first)")):
         study = commands.add_parser(name, help=text)
@@ -99,12 +110,17 @@ def _parser():
                            "cluster)")
         study.add_argument("--json", action="store_true", help="print only one JSON object")
         if name == "crossover":
-            study.add_argument("--sizes", type=_positive, nargs="+", default=studies.SIZES,
+            study.add_argument("--sizes", type=_positive, nargs="+",
+                               default=comparison.CROSSOVER_SIZES,
                                help="training-set sizes, increasing")
-            study.add_argument("--steps", type=_positive, default=studies.SWEEP_CONFIG.steps,
-                               help="training steps per model")
-            study.add_argument("--test", type=_positive, default=200,
-                               help="number of held-out scenes")
+            study.add_argument("--extra-seeds", type=int, default=2,
+                               help="more seeds at the sizes around each crossover")
+            study.add_argument("--steps", type=_positive,
+                               default=comparison.CROSSOVER_CONFIG.steps,
+                               help="the cap on training steps per model (early stopping "
+                               "on validation decides below it)")
+            study.add_argument("--test", type=_positive, default=500,
+                               help="number of test scenes")
             study.add_argument("--no-features", action="store_true",
                                help="leave out the pipeline with a learned descriptor")
     speed = commands.add_parser("throughput", help="the same training jobs on a local cluster of "
@@ -140,14 +156,20 @@ def main(argv=None) -> int:
                 parallel.client()  # connect now: a bad address fails before any work
             options = {"seeds": range(args.seeds), "progress": not args.json}
             if args.command == "crossover":
-                options.update(sizes=args.sizes, n_test=args.test,
-                               with_features=not args.no_features,
-                               config=dataclasses.replace(studies.SWEEP_CONFIG,
+                if args.extra_seeds < 0:
+                    raise ValueError(f"--extra-seeds must be at least 0, got {args.extra_seeds}")
+                options.update(sizes=args.sizes, n_test=args.test, monocular_sizes=args.sizes[::2],
+                               extra_seeds=range(args.seeds, args.seeds + args.extra_seeds),
+                               config=dataclasses.replace(comparison.CROSSOVER_CONFIG,
                                                           steps=args.steps))
             study, show = {"features": (studies.feature_curve, _print_features),
-                           "crossover": (studies.sweep, _print_crossover),
+                           "crossover": (comparison.crossover_study, _print_crossover),
                            "duplicates": (studies.data_study, _print_data)}[args.command]
             result = study(**options).to_json()
+            if args.command == "crossover" and not args.no_features:
+                curve = studies.feature_curve(args.sizes, range(args.seeds), n_test=args.test,
+                                              progress=not args.json)
+                result["learned_features"] = curve.to_json()["learned_features"]
         except (ValueError, TypeError, ConnectionError) as error:
             parser.error(str(error))
         finally:

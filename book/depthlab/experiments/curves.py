@@ -1,5 +1,6 @@
-"""Learning-curve maths: errors from scores, the power law a curve follows, and where one
-curve crosses a flat line."""
+"""Learning-curve maths: errors from scores, the power law a curve follows, where one curve
+crosses a flat line, and paired bootstrap intervals for all of them (resampling the test
+scenes, shared by every method compared, and the training seeds)."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,7 +8,8 @@ import dataclasses
 import numpy as np
 import scipy.optimize
 
-__all__ = ["METRICS", "PowerLaw", "as_error", "crossing", "fit_power_law"]
+__all__ = ["METRICS", "Crossover", "PowerLaw", "as_error", "bootstrap_crossover",
+           "bootstrap_means", "crossing", "fit_power_law", "interval", "resample"]
 
 #: The metrics the studies record, and whether larger is better.
 METRICS = {"absrel": False, "delta1": True}
@@ -91,3 +93,124 @@ def crossing(sizes, gap) -> np.ndarray:
             t = gap[i, s] / (gap[i, s] - gap[i + 1, s])
             result[s] = float(np.exp(logs[i] + t * (logs[i + 1] - logs[i])))
     return result
+
+
+def resample(n_scenes: int, replicates: int = 1000, seed: int = 0) -> np.ndarray:
+    """Weights of a scene bootstrap: (replicates, n_scenes) counts of each scene in each
+    resample (multinomial, each row summing to ``n_scenes``), so that the resampled mean of
+    per-scene scores ``x`` is ``weights @ x / n_scenes``. The same weights for every method
+    pair the comparisons scene by scene."""
+    n_scenes = int(n_scenes)
+    if n_scenes < 2 or replicates < 1:
+        raise ValueError(f"need at least 2 scenes and 1 replicate, got {n_scenes} and "
+                         f"{replicates}")
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(n_scenes, np.full(n_scenes, 1.0 / n_scenes), size=replicates)
+
+
+def bootstrap_means(scores, weights: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Bootstrap replicates of the mean over seeds and scenes.
+
+    Parameters
+    ----------
+    scores : (S, n) array, or a list of them
+        Per-seed, per-scene scores of one configuration (S seeds, S >= 1); a list gives one
+        configuration per entry (for example one per training-set size), each with its own
+        number of seeds.
+    weights : (B, n) array
+        Scene resamples from `resample`, shared by everything that is compared.
+    seed : int
+        Seeds the resampling of the seeds.
+
+    Returns
+    -------
+    (B,) array, or (len(scores), B)
+        Each replicate's mean: the scenes resampled with ``weights`` and, independently, the
+        seeds resampled with replacement.
+    """
+    weights = np.asarray(weights, float)
+    if isinstance(scores, list):
+        return np.stack([bootstrap_means(s, weights, seed + k) for k, s in enumerate(scores)])
+    scores = np.atleast_2d(np.asarray(scores, float))
+    if scores.shape[1] != weights.shape[1]:
+        raise ValueError(f"scores have {scores.shape[1]} scenes, the weights "
+                         f"{weights.shape[1]}")
+    per_seed = scores @ weights.T / weights.shape[1]  # (S, B)
+    if len(scores) == 1:
+        return per_seed[0]
+    rng = np.random.default_rng(seed)
+    drawn = rng.integers(0, len(scores), (weights.shape[0], len(scores)))
+    return per_seed[drawn, np.arange(weights.shape[0])[:, None]].mean(1)
+
+
+def interval(replicates, level: float = 0.95) -> list:
+    """The percentile interval ``[low, high]`` of bootstrap replicates (the last axis)."""
+    tail = 50.0 * (1.0 - level)
+    low, high = np.percentile(np.asarray(replicates, float), [tail, 100.0 - tail], axis=-1)
+    return [low.tolist() if np.ndim(low) else float(low),
+            high.tolist() if np.ndim(high) else float(high)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Crossover:
+    """Where a learning curve passes a flat line, with its bootstrap distribution.
+
+    Attributes
+    ----------
+    median : float or None
+        Median over the replicates; None when it is not identified.
+    interval : (float, float) or None
+        The 95% percentile interval; None when it leaves the measured sizes.
+    below, above : float
+        Shares of the replicates in which the curve is better at every size (the crossover
+        lies below the grid) or not better at the largest (it lies above it).
+    reason : str or None
+        Why the crossover is not identified, in words.
+    """
+
+    median: float | None
+    interval: tuple | None
+    below: float
+    above: float
+    reason: str | None
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def bootstrap_crossover(sizes, gaps, level: float = 0.95) -> Crossover:
+    """The crossover N from bootstrap replicates of a gap.
+
+    Parameters
+    ----------
+    sizes : (K,) increasing positive numbers
+    gaps : (K, B) array
+        Replicates of the curve's error minus the line's at each size (negative: better).
+    level : float
+        Coverage of the interval.
+
+    Returns
+    -------
+    Crossover
+        Identified when at most the interval's tail share of replicates puts the crossing
+        outside the grid on either side.
+    """
+    sizes, gaps = np.asarray(sizes, float), np.asarray(gaps, float)
+    cross = crossing(sizes, gaps)
+    above = float(np.mean(np.isnan(cross)))
+    below = float(np.mean(cross == sizes[0]))
+    tail = (1.0 - level) / 2.0
+    reason = None
+    if above > tail:
+        reason = (f"in {above:.0%} of the resamples the learned curve is not better at the "
+                  f"largest size, {sizes[-1]:.0f}")
+    elif below > tail:
+        reason = (f"in {below:.0%} of the resamples the learned curve is better at every "
+                  f"size, down to {sizes[0]:.0f}")
+    # NaN (no crossing) counts as beyond the grid, above every measured size.
+    filled = np.where(np.isnan(cross), np.inf, cross)
+    # Order statistics, not interpolation: some replicates may be infinite.
+    median, low, high = np.quantile(filled, [0.5, tail, 1 - tail], method="inverted_cdf")
+    return Crossover(median=None if not np.isfinite(median) else round(median, 1),
+                     interval=None if reason else (round(float(low), 1), round(float(high), 1)),
+                     below=round(below, 4), above=round(above, 4), reason=reason)

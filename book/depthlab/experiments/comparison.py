@@ -1,0 +1,484 @@
+"""The fair crossover study: both sides tuned on validation, every winner with an interval.
+
+- `tune_classical`: the SIFT pipeline's and motion stereo's parameters, chosen on validation
+  scenes (`world.VALIDATION_SEED`) by coordinate descent on AbsRel.
+- `crossover_study`: the learned model (its search covering the world's disparities, random
+  flips, early stopping on validation) at every training-set size, each seed with training
+  scenes of its own, a monocular control, and the tuned classical methods, all scored scene by
+  scene on the test split; more seeds are trained at the sizes around each crossover.
+- `CrossoverStudy`: paired bootstrap intervals (test scenes and seeds) for every mean, every
+  learned-minus-classical gap, every crossover N and the power law's exponent and floor.
+
+Jobs run on the workers (`depthlab.parallel`); models, scores and the study are cached
+(`depthlab.cache`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+
+import cv2
+import numpy as np
+import torch
+
+from .. import _checks, cache, classical, learned, metrics, parallel, world
+from ..metrics import SCENE_METRICS
+from .curves import (METRICS, as_error, bootstrap_crossover, bootstrap_means, fit_power_law,
+                     interval, resample)
+
+__all__ = ["CROSSOVER_CONFIG", "CROSSOVER_SIZES", "EARLY_STOPPING_SCENES", "PIPELINE_GRID", "SCENE_METRICS",
+           "STEREO_GRID", "CrossoverStudy", "Tuning", "crossover_study", "scene_scores",
+           "split_scenes", "tune_classical"]
+
+#: The study's training-set sizes: 7 sizes, log-spaced from 16 to 4096 scenes.
+CROSSOVER_SIZES = tuple(int(round(16 * 256 ** (k / 6))) for k in range(7))
+
+#: The learned side's recipe: whole frames, random flips, early stopping on validation
+#: (checked every 100 steps, stopped after 2 checks without improvement), at most 800 steps.
+CROSSOVER_CONFIG = learned.TrainConfig(steps=800, batch=8, crop=None, flips=True, patience=2,
+                                       check_every=100, threads=1)
+
+#: Validation scenes that early stopping measures (the first ones of the validation split).
+EARLY_STOPPING_SCENES = 64
+
+#: The classical pipeline's choices, each tried in turn (coordinate descent from the first
+#: value, the book's default); `classical.run_pipeline`'s parameters.
+PIPELINE_GRID = {"contrast_threshold": (0.01, 0.005, 0.02), "ratio": (0.8, 0.7, 0.9),
+                 "threshold": (0.5, 1.0, 0.25), "refine": (False, True),
+                 "interpolate": ("inverse", "depth"), "edges": (False, True)}
+
+#: Motion stereo's choices (`classical.stereo_sgbm`); its search range covers the world's
+#: largest disparity and is not tuned.
+STEREO_GRID = {"block_size": (5, 3, 7), "penalty": (8.0, 2.0, 32.0)}
+
+
+def scene_scores(depths, scenes: world.Scene) -> dict:
+    """`metrics.scene_scores` of relative depth maps (N, H, W) of a batch of scenes, on all
+    and on the non-occluded pixels; (N,) arrays by `SCENE_METRICS` name."""
+    if not isinstance(scenes, world.Scene) or scenes.frame0.ndim != 3:
+        raise TypeError("scenes must be a batch of scenes from world.render_scenes")
+    return metrics.scene_scores(np.asarray(depths), scenes.depth, scenes.disparity,
+                                scenes.visible)
+
+
+@functools.lru_cache(maxsize=4)
+def split_scenes(split: str, n_scenes: int,
+                 world_config: world.WorldConfig = world.WorldConfig()) -> world.Scene:
+    """The first ``n_scenes`` scenes of the "validation" or "test" split, rendered once per
+    process."""
+    seeds = {"validation": world.VALIDATION_SEED, "test": world.HELD_OUT_SEED}
+    if split not in seeds:
+        raise ValueError(f"split must be 'validation' or 'test', got {split!r}")
+    return world.render_scenes(seeds[split], range(_checks.integer("n_scenes", n_scenes, 1,
+                                                                  100_000)), world_config)
+
+
+def _stereo_range(world_config):
+    return int(16 * np.ceil(world_config.max_disparity / 16))
+
+
+def _classical_job(pipeline, stereo, world_config, split, n_scenes):
+    """Worker: the pipeline with ``pipeline`` parameters (or motion stereo with ``stereo``
+    on top) on a split's scenes; per-scene scores as lists."""
+    cv2.setNumThreads(1)
+    scenes = split_scenes(split, n_scenes, world_config)
+    if stereo is None:
+        depth = [classical.run_pipeline(scenes.frame0[i], scenes.frame1[i], **pipeline).depth
+                 for i in range(len(scenes))]
+    else:
+        depth = [classical.motion_stereo(scenes.frame0[i], scenes.frame1[i],
+                                         _stereo_range(world_config), **stereo, **pipeline)
+                 for i in range(len(scenes))]
+    return {m: v.tolist() for m, v in scene_scores(depth, scenes).items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class Tuning:
+    """The classical methods' parameters, chosen on validation scenes.
+
+    Attributes
+    ----------
+    pipeline, stereo : dict
+        The chosen parameters (`PIPELINE_GRID`, `STEREO_GRID` names).
+    tried : list of dict
+        Every setting tried: ``{"method", "params", "absrel", "delta1"}`` (validation means).
+    n_validation : int
+        Validation scenes.
+    """
+
+    pipeline: dict
+    stereo: dict
+    tried: list
+    n_validation: int
+
+    def validation(self, method: str) -> dict:
+        """Validation means of the chosen setting of "classical" or "motion_stereo"."""
+        chosen = {"classical": self.pipeline, "motion_stereo": {**self.pipeline, **self.stereo}}
+        return next(t for t in self.tried if t["method"] == method
+                    and t["params"] == chosen[method])
+
+    @property
+    def strongest(self) -> str:
+        """The classical method with the lower validation AbsRel."""
+        return min(("classical", "motion_stereo"), key=lambda m: self.validation(m)["absrel"])
+
+
+def _descend(method, grid, fixed, world_config, n_validation, progress, tried):
+    """Coordinate descent over ``grid`` on validation AbsRel; returns the chosen values."""
+    chosen = {name: values[0] for name, values in grid.items()}
+    for name, values in grid.items():
+        settings = [{**chosen, name: v} for v in values]
+        jobs = [((s, None) if method == "classical" else (fixed, s)) + (world_config,
+                "validation", n_validation) for s in settings]
+        results, _ = parallel.run(_classical_job, jobs, progress=progress,
+                                  desc=f"validation: {method}, {name}",
+                                  labels=[f"{name} = {v}" for v in values])
+        for setting, scores in zip(settings, results):
+            params = setting if method == "classical" else {**fixed, **setting}
+            if not any(t["method"] == method and t["params"] == params for t in tried):
+                tried.append({"method": method, "params": params,
+                              **{m: float(np.mean(scores[m])) for m in METRICS}})
+        means = [float(np.mean(r["absrel"])) for r in results]
+        chosen[name] = values[int(np.argmin(means))]  # the first of equals: the default
+    return chosen
+
+
+def tune_classical(world_config: world.WorldConfig = world.WorldConfig(),
+                   n_validation: int = 200, progress: bool = True) -> Tuning:
+    """Chooses the classical pipeline's parameters (`PIPELINE_GRID`), then motion stereo's
+    (`STEREO_GRID`, on top of the chosen pipeline, which finds its direction), on
+    ``n_validation`` validation scenes; cached on disk.
+
+    Each parameter in turn takes the value with the lowest mean AbsRel, the others held at
+    their current choice (coordinate descent, starting from the book's defaults)."""
+    if not isinstance(world_config, world.WorldConfig):
+        raise TypeError(f"world_config must be a WorldConfig, got {type(world_config).__name__}")
+    n_validation = _checks.integer("n_validation", n_validation, 10, 100_000)
+    key = cache.cache_key(world_config, n_validation, PIPELINE_GRID, STEREO_GRID)
+    path = cache.directory() / f"tuning-{key}.json"
+    if not path.is_file():
+        tried = []
+        pipeline = _descend("classical", PIPELINE_GRID, None, world_config, n_validation,
+                            progress, tried)
+        stereo = _descend("motion_stereo", STEREO_GRID, pipeline, world_config, n_validation,
+                          progress, tried)
+        cache.write_atomic(path, lambda target: target.write_text(json.dumps(
+            {"pipeline": pipeline, "stereo": stereo, "tried": tried})))
+    saved = json.loads(path.read_text())
+    return Tuning(saved["pipeline"], saved["stereo"], saved["tried"], n_validation)
+
+
+def _run_path(n_scenes, world_config, config, data):
+    key = cache.cache_key(n_scenes, config, learned.ModelConfig.for_world(world_config),
+                          world_config, data, EARLY_STOPPING_SCENES)
+    return cache.directory() / f"model-{key}.pt", cache.directory() / f"run-{key}.json"
+
+
+def _learned_job(n_scenes, world_config, config, data, n_test):
+    """Worker: trains one model with early stopping on validation scenes, scores it on the
+    test scenes, and returns it as bytes with its per-scene scores and training record."""
+    torch.set_num_threads(1)
+    model = learned.train(n_scenes, config, learned.ModelConfig.for_world(world_config),
+                          world_config, progress=False, data=data,
+                          validation=split_scenes("validation", EARLY_STOPPING_SCENES,
+                                                  world_config))
+    test = split_scenes("test", n_test, world_config)
+    depth = learned.predict_batch(model, test.frame0, test.frame1)
+    record = {"scores": {m: v.tolist() for m, v in scene_scores(depth, test).items()},
+              "steps": model.steps, "best_step": model.best_step,
+              "seconds": model.seconds}
+    return cache.to_bytes(learned.save, model), record
+
+
+def _train_runs(runs, world_config, config, n_test, progress, desc):
+    """Trains the runs ``(n_scenes, seed, monocular)`` not cached yet; returns their records
+    and the tasks."""
+    todo = []
+    for n, seed, monocular in sorted(set(runs), key=lambda r: -r[0]):
+        data = learned.DataConfig(stream=seed, monocular=monocular)
+        recipe = dataclasses.replace(config, seed=seed)
+        model_path, run_path = _run_path(n, world_config, recipe, data)
+        if not run_path.is_file():
+            todo.append(((n, world_config, recipe, data, n_test), (model_path, run_path),
+                         f"N = {n}, seed {seed}" + (", monocular" if monocular else "")))
+
+    def keep(i, result):
+        model_path, run_path = todo[i][1]
+        cache.write_bytes(model_path, result[0])
+        cache.write_atomic(run_path, lambda target: target.write_text(json.dumps(result[1])))
+
+    _, tasks = parallel.run(_learned_job, [t[0] for t in todo], labels=[t[2] for t in todo],
+                            desc=desc, progress=progress, keep=keep)
+    records = {}
+    for n, seed, monocular in runs:
+        recipe = dataclasses.replace(config, seed=seed)
+        path = _run_path(n, world_config, recipe,
+                         learned.DataConfig(stream=seed, monocular=monocular))[1]
+        records[n, seed, monocular] = json.loads(path.read_text())
+    return records, tasks
+
+
+def _bracket(sizes, gap):
+    """Indices of the two sizes around the crossing of a seed-mean gap (empty if none)."""
+    crossed = np.flatnonzero((gap[:-1] >= 0) & (gap[1:] < 0))
+    return set() if len(crossed) == 0 else {int(crossed[-1]), int(crossed[-1]) + 1}
+
+
+@dataclasses.dataclass(frozen=True)
+class CrossoverStudy:
+    """The learned model against the tuned classical methods, scene by scene.
+
+    Attributes
+    ----------
+    sizes : tuple of int
+    seeds : tuple of tuple of int
+        The training seeds of each size (more around the crossovers).
+    learned : dict
+        `SCENE_METRICS` name to a list over sizes of (seeds, n_test) arrays.
+    monocular_sizes : tuple of int
+        Sizes of the monocular control (seed 0).
+    monocular : dict
+        Metric name to (monocular sizes, n_test) scores of the control.
+    methods : dict
+        "classical" (tuned), "classical_default" (the book's defaults), "motion_stereo"
+        (tuned) and "constant" to {metric: (n_test,) array}.
+    steps, best_steps, train_seconds : list of list
+        Per size and seed: steps run, the step whose weights were kept, and wall seconds.
+    tuning : Tuning
+    world_config : world.WorldConfig
+    config : learned.TrainConfig
+    n_test : int
+    replicates : int
+        Bootstrap replicates.
+    tasks : tuple of parallel.Task
+    """
+
+    sizes: tuple
+    seeds: tuple
+    learned: dict
+    monocular_sizes: tuple
+    monocular: dict
+    methods: dict
+    steps: list
+    best_steps: list
+    train_seconds: list
+    tuning: Tuning
+    world_config: world.WorldConfig
+    config: learned.TrainConfig
+    n_test: int
+    replicates: int = 1000
+    tasks: tuple = ()
+
+    CLASSICAL = ("classical", "motion_stereo")
+
+    @functools.cached_property
+    def weights(self) -> np.ndarray:
+        """The scene resamples every comparison shares."""
+        return resample(self.n_test, self.replicates)
+
+    def _check(self, metric, method=None):
+        if metric not in SCENE_METRICS:
+            raise ValueError(f"metric must be one of {list(SCENE_METRICS)}, got {metric!r}")
+        if method is not None and method not in self.methods:
+            raise ValueError(f"method must be one of {list(self.methods)}, got {method!r}")
+
+    def mean(self, metric: str, method: str | None = None):
+        """The mean score of ``method`` (a float), or of the learned model per size
+        ((sizes,) array, over seeds and scenes)."""
+        self._check(metric, method)
+        if method is not None:
+            return float(np.mean(self.methods[method][metric]))
+        return np.array([np.mean(s) for s in self.learned[metric]])
+
+    def replicates_of(self, metric: str, method: str | None = None) -> np.ndarray:
+        """Bootstrap replicates of `mean`: (B,) for a method, (sizes, B) for the model."""
+        self._check(metric, method)
+        if method is not None:
+            return bootstrap_means(self.methods[method][metric], self.weights)
+        return bootstrap_means(list(self.learned[metric]), self.weights)
+
+    def ci(self, metric: str, method: str | None = None) -> list:
+        """95% interval of `mean`."""
+        low, high = interval(self.replicates_of(metric, method))
+        return [low, high] if method is not None else np.array([low, high]).T.tolist()
+
+    def gap(self, metric: str, method: str) -> np.ndarray:
+        """(sizes, B) replicates of the learned model's error minus ``method``'s (negative:
+        the learned model is better), paired over the same resampled scenes."""
+        self._check(metric, method)
+        error = (lambda x: 1.0 - x) if SCENE_METRICS[metric] else (lambda x: x)  # noqa: E731
+        return error(self.replicates_of(metric)) - error(self.replicates_of(metric, method))
+
+    def crossover(self, metric: str, method: str):
+        """`curves.bootstrap_crossover` of the learned curve against ``method``."""
+        return bootstrap_crossover(self.sizes, self.gap(metric, method))
+
+    def monocular_gap(self, metric: str) -> np.ndarray:
+        """(monocular sizes, B) replicates of the full model's error minus the monocular
+        control's at the same sizes (seed 0 for both; negative: matching helps)."""
+        self._check(metric)
+        index = [self.sizes.index(n) for n in self.monocular_sizes]
+        full = bootstrap_means([self.learned[metric][i][:1] for i in index], self.weights)
+        control = bootstrap_means([row[None] for row in self.monocular[metric]], self.weights)
+        sign = -1.0 if SCENE_METRICS[metric] else 1.0
+        return sign * (full - control)
+
+    def power_law(self, metric: str, replicates: int = 200) -> dict:
+        """The power law fitted to the seed means, and 95% intervals for its exponent and
+        floor and for the floor minus each classical method's error, from ``replicates``
+        bootstrap resamples."""
+        curve = self.replicates_of(metric)[:, :replicates]
+        fits = [fit_power_law(self.sizes, as_error(metric, curve[:, b]))
+                for b in range(curve.shape[1])]
+        point = fit_power_law(self.sizes, as_error(metric, self.mean(metric)))
+        floors = np.array([f.floor for f in fits])
+        out = {"fit": point, "beta": interval([f.beta for f in fits]),
+               "floor": interval(floors)}
+        for method in self.CLASSICAL:
+            classical_error = as_error(metric, self.replicates_of(metric, method)[:replicates])
+            out[f"floor_minus_{method}"] = interval(floors - classical_error)
+        return out
+
+    def model(self, n_scenes: int, seed: int = 0, monocular: bool = False) -> learned.DepthModel:
+        """A trained model of the study, from the cache."""
+        recipe = dataclasses.replace(self.config, seed=seed)
+        path = _run_path(n_scenes, self.world_config, recipe,
+                         learned.DataConfig(stream=seed, monocular=monocular))[0]
+        return learned.load(path)
+
+    def to_json(self) -> dict:
+        """The command line's JSON (see `cli`)."""
+        width = max(len(s) for s in self.seeds)
+        pad = lambda rows: [list(r) + [None] * (width - len(r)) for r in rows]  # noqa: E731
+        out = {"sizes": list(self.sizes), "seeds": sorted({s for row in self.seeds for s in row}),
+               "seeds_per_size": [list(s) for s in self.seeds], "n_test": self.n_test,
+               "learned": {m: pad([np.mean(s, 1).tolist() for s in self.learned[m]])
+                           for m in SCENE_METRICS}}
+        for method in self.methods:
+            out[method] = {m: np.full((len(self.sizes), width), self.mean(m, method)).tolist()
+                           for m in SCENE_METRICS}
+        out["mean"] = {"learned": {m: self.mean(m).tolist() for m in SCENE_METRICS},
+                       **{method: {m: self.mean(m, method) for m in SCENE_METRICS}
+                          for method in self.methods}}
+        out["ci"] = {"learned": {m: self.ci(m) for m in SCENE_METRICS},
+                     **{method: {m: self.ci(m, method) for m in SCENE_METRICS}
+                        for method in self.methods}}
+        out["gap"], out["crossover_n"] = {}, {}
+        for method in self.CLASSICAL:
+            out["gap"][method], out["crossover_n"][method] = {}, {}
+            for m in SCENE_METRICS:
+                gap = self.gap(m, method)
+                out["gap"][method][m] = {"mean": gap.mean(1).tolist(),
+                                         "ci": np.array(interval(gap)).T.tolist()}
+                out["crossover_n"][method][m] = self.crossover(m, method).to_json()
+        for m in METRICS:  # the keys of the first edition: against the sparse pipeline
+            out["crossover_n"][m] = out["crossover_n"]["classical"][m]
+        out["steps"] = pad(self.steps)
+        out["best_step"] = pad(self.best_steps)
+        out["train_seconds"] = pad(self.train_seconds)
+        out["step_cap"] = self.config.steps
+        out["monocular"] = {"sizes": list(self.monocular_sizes),
+                            **{m: [float(np.mean(r)) for r in self.monocular[m]]
+                               for m in SCENE_METRICS}}
+        out["validation"] = {"scenes": self.tuning.n_validation,
+                             "classical": self.tuning.pipeline,
+                             "motion_stereo": self.tuning.stereo,
+                             "strongest": self.tuning.strongest,
+                             "tried": self.tuning.tried}
+        return out
+
+
+def crossover_study(sizes=CROSSOVER_SIZES, seeds=(0, 1, 2), extra_seeds=(3, 4),
+                    monocular_sizes=CROSSOVER_SIZES[::2],
+                    world_config: world.WorldConfig = world.WorldConfig(), n_test: int = 500,
+                    n_validation: int = 200, config: learned.TrainConfig = CROSSOVER_CONFIG,
+                    progress: bool = True) -> CrossoverStudy:
+    """The fair crossover study; cached on disk.
+
+    1. `tune_classical` on ``n_validation`` validation scenes.
+    2. The tuned pipeline, tuned motion stereo, the pipeline with the book's defaults and the
+       constant guess on ``n_test`` test scenes.
+    3. The learned model at every size for every seed of ``seeds``; seed ``s`` trains on the
+       world's stream ``s``, nested across sizes. Then ``extra_seeds`` at the two sizes
+       around each crossover of the seed means (AbsRel and δ1, against each classical
+       method), and the monocular control at ``monocular_sizes`` (seed 0).
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Training-set sizes, increasing, at least 3.
+    seeds, extra_seeds : sequence of int
+    monocular_sizes : sequence of int
+        Sizes of ``sizes`` for the monocular control.
+    world_config : world.WorldConfig
+    n_test, n_validation : int
+    config : learned.TrainConfig
+        The recipe (with early stopping); its seed is replaced by each run's.
+    progress : bool
+    """
+    sizes = tuple(_checks.integer("sizes", n, 1, 10**6) for n in sizes)
+    if len(sizes) < 3 or list(sizes) != sorted(set(sizes)):
+        raise ValueError(f"sizes must be at least 3 increasing sizes, got {sizes}")
+    seeds = tuple(_checks.integer("seeds", s, 0, 2**31) for s in seeds)
+    extra_seeds = tuple(_checks.integer("extra_seeds", s, 0, 2**31) for s in extra_seeds)
+    if not seeds or len(set(seeds + extra_seeds)) != len(seeds + extra_seeds):
+        raise ValueError(f"seeds and extra_seeds must be distinct, got {seeds}, {extra_seeds}")
+    monocular_sizes = tuple(monocular_sizes)
+    if any(n not in sizes for n in monocular_sizes):
+        raise ValueError(f"monocular_sizes must be among sizes {sizes}, got {monocular_sizes}")
+    if not isinstance(config, learned.TrainConfig) or config.patience is None:
+        raise ValueError("config must be a learned.TrainConfig with early stopping (patience)")
+    n_test = _checks.integer("n_test", n_test, 10, 100_000)
+    tuning = tune_classical(world_config, n_validation, progress)
+    key = cache.cache_key(sizes, seeds, extra_seeds, monocular_sizes, world_config, n_test,
+                          n_validation, config)
+    path = cache.directory() / f"crossover-{key}.json"
+    if not path.is_file():
+        settings = {"classical": (tuning.pipeline, None), "classical_default": ({}, None),
+                    "motion_stereo": (tuning.pipeline, tuning.stereo)}
+        results, tasks = parallel.run(
+            _classical_job, [s + (world_config, "test", n_test) for s in settings.values()],
+            labels=list(settings), desc="test: classical methods", progress=progress)
+        methods = dict(zip(settings, results))
+        test = split_scenes("test", n_test, world_config)
+        methods["constant"] = {m: v.tolist() for m, v in scene_scores(
+            np.ones_like(test.depth), test).items()}
+        runs = [(n, s, False) for n in sizes for s in seeds]
+        records, more = _train_runs(runs, world_config, config, n_test, progress,
+                                    "learned: sizes x seeds")
+        tasks += more
+        extra = set()
+        for method in ("classical", "motion_stereo"):
+            for metric, better in METRICS.items():
+                mean = np.array([np.mean([np.mean(records[n, s, False]["scores"][metric])
+                                          for s in seeds]) for n in sizes])
+                sign = -1.0 if better else 1.0
+                extra |= _bracket(sizes, sign * (mean - np.mean(methods[method][metric])))
+        extra_runs = [(sizes[i], s, False) for i in sorted(extra) for s in extra_seeds]
+        extra_runs += [(n, 0, True) for n in monocular_sizes]
+        more_records, more = _train_runs(extra_runs, world_config, config, n_test, progress,
+                                         "learned: more seeds near crossovers, and the "
+                                         "monocular control")
+        records.update(more_records)
+        tasks += more
+        per_size = [sorted(s for (m, s, mono) in records if m == n and not mono) for n in sizes]
+        saved = {"methods": methods, "seeds": per_size,
+                 "learned": {m: [[records[n, s, False]["scores"][m] for s in row]
+                                 for n, row in zip(sizes, per_size)] for m in SCENE_METRICS},
+                 "monocular": {m: [records[n, 0, True]["scores"][m] for n in monocular_sizes]
+                               for m in SCENE_METRICS},
+                 **{field: [[records[n, s, False][field] for s in row]
+                            for n, row in zip(sizes, per_size)]
+                    for field in ("steps", "best_step", "seconds")},
+                 "tasks": [dataclasses.asdict(t) for t in tasks]}
+        cache.write_atomic(path, lambda target: target.write_text(json.dumps(saved)))
+    saved = json.loads(path.read_text())
+    return CrossoverStudy(
+        sizes, tuple(tuple(s) for s in saved["seeds"]),
+        {m: [np.array(v) for v in rows] for m, rows in saved["learned"].items()},
+        monocular_sizes, {m: np.array(v) for m, v in saved["monocular"].items()},
+        {method: {m: np.array(v) for m, v in scores.items()}
+         for method, scores in saved["methods"].items()},
+        saved["steps"], saved["best_step"], saved["seconds"], tuning, world_config, config,
+        n_test, tasks=tuple(parallel.Task(**t) for t in saved["tasks"]))

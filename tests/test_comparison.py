@@ -1,0 +1,162 @@
+"""Tests of the fair crossover study: bootstrap statistics on known data, per-scene scores,
+the study's caching, tuning and seeds on a tiny real run, and its JSON."""
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from depthlab import experiments, learned, metrics, parallel, world
+from depthlab.experiments import comparison
+
+RNG = np.random.default_rng(0)
+SIZES = (10, 100, 1000)
+
+
+def _study(learned_absrel, classical_absrel, n=400, seeds=3):
+    """A study of synthetic per-scene scores: AbsRel per size, with scene noise."""
+    noise = RNG.normal(0, 0.05, n)
+    score = lambda mean: {m: np.clip(mean + noise + RNG.normal(0, 0.01, n), 0.01, 0.99)  # noqa
+                          for m in metrics.SCENE_METRICS}
+    learned_scores = {m: [] for m in metrics.SCENE_METRICS}
+    for mean in learned_absrel:
+        rows = [score(mean + RNG.normal(0, 0.003)) for _ in range(seeds)]
+        for m in metrics.SCENE_METRICS:
+            learned_scores[m].append(np.stack([r[m] for r in rows]))
+    methods = {name: score(value) for name, value in
+               (("classical", classical_absrel), ("classical_default", classical_absrel + 0.01),
+                ("motion_stereo", classical_absrel - 0.05), ("constant", 0.3))}
+    tuning = experiments.Tuning({"ratio": 0.8}, {"penalty": 8.0},
+                                [{"method": "classical", "params": {"ratio": 0.8},
+                                  "absrel": 0.2, "delta1": 0.7},
+                                 {"method": "motion_stereo",
+                                  "params": {"ratio": 0.8, "penalty": 8.0},
+                                  "absrel": 0.15, "delta1": 0.8}], 50)
+    steps = [[100] * seeds for _ in SIZES]
+    return experiments.CrossoverStudy(
+        SIZES, tuple((0, 1, 2)[:seeds] for _ in SIZES), learned_scores, (SIZES[0],),
+        {m: v[:1, 0] for m, v in zip(learned_scores, [v[0] for v in learned_scores.values()])},
+        methods, steps, steps, [[1.0] * seeds for _ in SIZES], tuning, world.WorldConfig(),
+        experiments.CROSSOVER_CONFIG, n, replicates=400)
+
+
+def test_resampling_weights_and_means():
+    weights = experiments.resample(50, 200)
+    assert weights.shape == (200, 50) and (weights.sum(1) == 50).all()
+    constant = np.full((3, 50), 0.25)
+    assert np.allclose(experiments.bootstrap_means(constant, weights), 0.25)
+    spread = experiments.bootstrap_means(RNG.normal(0, 1, (1, 50)), weights)
+    assert 0.05 < spread.std() < 0.3  # about 1 / sqrt(50)
+    low, high = experiments.interval(spread)
+    assert low < np.median(spread) < high
+    with pytest.raises(ValueError, match="scenes"):
+        experiments.bootstrap_means(np.zeros((2, 40)), weights)
+
+
+def test_a_clear_crossover_is_identified_and_a_tie_is_not():
+    clear = _study([0.3, 0.2, 0.1], 0.2 + 0.0)
+    cross = clear.crossover("absrel", "classical")
+    assert cross.interval is not None and SIZES[0] < cross.interval[0] <= cross.median
+    assert cross.interval[1] < SIZES[-1] and cross.reason is None
+    never = _study([0.4, 0.35, 0.3], 0.2).crossover("absrel", "classical")
+    assert never.interval is None and never.median is None and never.above > 0.9
+    assert "not better at the largest size" in never.reason
+    everywhere = _study([0.1, 0.09, 0.08], 0.2).crossover("absrel", "classical")
+    assert everywhere.interval is None and "every size" in everywhere.reason
+    tie = _study([0.3, 0.25, 0.2], 0.2).gap("absrel", "classical")
+    low, high = experiments.interval(tie[-1])
+    assert low < 0 < high  # a tie at the largest size: the interval holds zero
+
+
+def test_gaps_are_paired_over_scenes():
+    study = _study([0.3, 0.2, 0.1], 0.2)
+    paired = study.gap("absrel", "classical")[-1]
+    unpaired = (study.replicates_of("absrel")[-1]
+                - np.random.default_rng(1).permutation(study.replicates_of("absrel",
+                                                                           "classical")))
+    assert paired.std() < 0.5 * unpaired.std()  # the shared scene noise cancels
+    with pytest.raises(ValueError, match="metric"):
+        study.gap("rmse", "classical")
+    with pytest.raises(ValueError, match="method"):
+        study.mean("absrel", "oracle")
+
+
+def test_the_crossover_command_prints_the_study_as_json(monkeypatch, capsys):
+    study = _study([0.3, 0.2, 0.1], 0.2)
+    monkeypatch.setattr(comparison, "crossover_study", lambda **kwargs: study)
+    assert experiments.main(["crossover", "--json", "--no-features"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= {"sizes", "seeds", "learned", "classical", "motion_stereo", "constant",
+                        "crossover_n", "ci", "gap", "steps", "train_seconds", "validation"}
+    assert out["crossover_n"]["absrel"] == out["crossover_n"]["classical"]["absrel"]
+    cross = out["crossover_n"]["motion_stereo"]["absrel"]
+    assert set(cross) >= {"median", "interval", "reason"}
+    gap = out["gap"]["classical"]["delta1"]
+    assert len(gap["mean"]) == len(gap["ci"]) == len(SIZES)
+    assert all(low <= mean <= high for mean, (low, high) in zip(gap["mean"], gap["ci"]))
+    low, high = out["ci"]["classical"]["absrel"]
+    assert low < out["mean"]["classical"]["absrel"] < high
+    assert out["validation"]["strongest"] == "motion_stereo"
+    assert out["validation"]["classical"] == {"ratio": 0.8}
+    experiments.main(["crossover", "--no-features"])
+    assert "crossover N against motion_stereo" in capsys.readouterr().out
+
+
+def test_the_power_law_reports_intervals():
+    study = _study([0.3, 0.2, 0.15], 0.2)
+    law = study.power_law("absrel", replicates=50)
+    assert law["beta"][0] <= law["fit"].beta <= law["beta"][1] < 0
+    assert law["floor"][0] <= law["floor"][1]
+    assert set(law) >= {"floor_minus_classical", "floor_minus_motion_stereo"}
+
+
+def test_scene_scores_on_a_perfect_and_a_constant_map():
+    scenes = experiments.split_scenes("test", 6)
+    perfect = experiments.scene_scores(scenes.depth * 3.0, scenes)
+    assert np.allclose(perfect["absrel"], 0, atol=1e-6) and np.allclose(perfect["bad1_noc"], 0)
+    flat = experiments.scene_scores(np.ones_like(scenes.depth), scenes)
+    assert (flat["absrel"] > 0.05).all() and (flat["bad1"] > 0).all()
+    with pytest.raises(ValueError, match="shape"):
+        metrics.scene_scores(scenes.depth, scenes.depth[:2], scenes.disparity, scenes.visible)
+    with pytest.raises(ValueError, match="split"):
+        experiments.split_scenes("train", 3)
+
+
+def test_a_tiny_study_tunes_on_validation_trains_more_seeds_and_is_cached(tmp_path,
+                                                                         monkeypatch):
+    monkeypatch.setenv("DEPTHLAB_CACHE", str(tmp_path))
+    monkeypatch.setenv(parallel.SCHEDULER_VARIABLE, parallel.IN_PROCESS)
+    monkeypatch.setattr(comparison, "PIPELINE_GRID", {"ratio": (0.8, 0.7)})
+    monkeypatch.setattr(comparison, "STEREO_GRID", {"penalty": (8.0, 2.0)})
+    monkeypatch.setattr(comparison, "EARLY_STOPPING_SCENES", 4)
+    trained = lambda: sorted(tmp_path.glob("run-*.json"))  # noqa: E731  (one per model)
+    config = dataclasses.replace(experiments.CROSSOVER_CONFIG, steps=20, check_every=10,
+                                 batch=2)
+    parallel.shutdown()
+    try:
+        study = experiments.crossover_study(sizes=(2, 4, 8), seeds=(0,), extra_seeds=(5,),
+                                            monocular_sizes=(2,), n_test=12, n_validation=10,
+                                            config=config, progress=False)
+        assert len(trained()) >= 4  # 3 sizes, the monocular control, and maybe an extra seed
+        assert study.tuning.pipeline["ratio"] in (0.8, 0.7)
+        assert {t["method"] for t in study.tuning.tried} == {"classical", "motion_stereo"}
+        assert all(len(s) in (1, 2) for s in study.seeds)
+        assert study.learned["absrel"][0].shape[1] == 12
+        assert all(1 <= steps <= 20 for row in study.steps for steps in row)
+        model = study.model(4, 0)
+        assert model.model_config.search_range >= world.WorldConfig().max_disparity
+        assert study.model(2, 0, monocular=True).data_config.monocular
+        count = [p.stat().st_mtime_ns for p in trained()]
+        again = experiments.crossover_study(sizes=(2, 4, 8), seeds=(0,), extra_seeds=(5,),
+                                            monocular_sizes=(2,), n_test=12, n_validation=10,
+                                            config=config, progress=False)
+        assert [p.stat().st_mtime_ns for p in trained()] == count
+        assert again.steps == study.steps
+    finally:
+        parallel.shutdown()
+    with pytest.raises(ValueError, match="patience"):
+        experiments.crossover_study(config=learned.TrainConfig())
+    with pytest.raises(ValueError, match="distinct"):
+        experiments.crossover_study(seeds=(0, 1), extra_seeds=(1,))
+    with pytest.raises(ValueError, match="monocular_sizes"):
+        experiments.crossover_study(monocular_sizes=(3,))
