@@ -33,11 +33,13 @@ def _study(learned_absrel, classical_absrel, n=400, seeds=3):
                                   "params": {"ratio": 0.8, "penalty": 8.0},
                                   "absrel": 0.15, "delta1": 0.8}], 50)
     steps = [[100] * seeds for _ in SIZES]
+    longer = {"seed": 0, "steps": 200, "best_step": 200, "seconds": 2.0,
+              "scores": {m: v[-1][0] - 0.01 for m, v in learned_scores.items()}}
     return experiments.CrossoverStudy(
         SIZES, tuple((0, 1, 2)[:seeds] for _ in SIZES), learned_scores, (SIZES[0],),
-        {m: v[:1, 0] for m, v in zip(learned_scores, [v[0] for v in learned_scores.values()])},
+        {m: v[0][:1] for m, v in learned_scores.items()},
         methods, steps, steps, [[1.0] * seeds for _ in SIZES], tuning, world.WorldConfig(),
-        experiments.CROSSOVER_CONFIG, n, replicates=400)
+        experiments.CROSSOVER_CONFIG, n, longer, 2, replicates=400)
 
 
 def test_resampling_weights_and_means():
@@ -97,6 +99,7 @@ def test_the_crossover_command_prints_the_study_as_json(monkeypatch, capsys):
     low, high = out["ci"]["classical"]["absrel"]
     assert low < out["mean"]["classical"]["absrel"] < high
     assert out["validation"]["strongest"] == "motion_stereo"
+    assert out["longer_training"]["gap"]["absrel"]["mean"] == pytest.approx(-0.01)
     assert out["validation"]["classical"] == {"ratio": 0.8}
     experiments.main(["crossover", "--no-features"])
     assert "crossover N against motion_stereo" in capsys.readouterr().out
@@ -146,6 +149,8 @@ def test_a_tiny_study_tunes_on_validation_trains_more_seeds_and_is_cached(tmp_pa
         model = study.model(4, 0)
         assert model.model_config.search_range >= world.WorldConfig().max_disparity
         assert study.model(2, 0, monocular=True).data_config.monocular
+        if study.longer is not None:  # a seed ran into the cap at the largest size
+            assert study.longer["steps"] <= 40 and study.cap_gap("absrel").shape == (1000,)
         count = [p.stat().st_mtime_ns for p in trained()]
         again = experiments.crossover_study(sizes=(2, 4, 8), seeds=(0,), extra_seeds=(5,),
                                             monocular_sizes=(2,), n_test=12, n_validation=10,

@@ -18,9 +18,20 @@ from depthlab import learned, parallel
 
 BOOK = pathlib.Path(__file__).resolve().parents[1] / "book"
 
-# A small crossover study: 2 sizes x 2 seeds, models of a few seconds each.
-STUDY = ["crossover", "--sizes", "4", "8", "--seeds", "2", "--steps", "120", "--test", "5",
-         "--no-features", "--json"]
+# A small crossover study: 3 sizes x 2 seeds, the monocular control at 2 sizes and the run with
+# twice the step cap, models of a few seconds each.
+STUDY = ["crossover", "--sizes", "4", "8", "16", "--seeds", "2", "--extra-seeds", "0", "--steps",
+         "100", "--test", "10", "--validation", "10", "--no-features", "--json"]
+MODELS = 3 * 2 + 2 + 1  # the last: a seed that ran into the step cap, again with twice it
+
+
+def _numbers(output):
+    """The study's JSON without its wall times, which no two runs share."""
+    result = json.loads(output)
+    result.pop("train_seconds")
+    if result["longer_training"] is not None:
+        result["longer_training"].pop("train_seconds")
+    return result
 
 
 # Without a dashboard the scheduler and the workers still serve health checks over HTTP, by
@@ -91,16 +102,16 @@ class Cluster:
 @pytest.fixture(scope="module")
 def in_process(tmp_path_factory):
     """The study computed in one process, with no cluster: the reference."""
-    return json.loads(_study(tmp_path_factory.mktemp("in-process"), "--scheduler",
-                             parallel.IN_PROCESS).stdout)
+    return _numbers(_study(tmp_path_factory.mktemp("in-process"), "--scheduler",
+                           parallel.IN_PROCESS).stdout)
 
 
 def test_a_study_on_a_cluster_gives_the_numbers_it_gives_in_process(tmp_path, in_process):
     with Cluster(tmp_path) as cluster:
         result = _study(tmp_path / "cache", "--scheduler", cluster.address)
-    assert json.loads(result.stdout) == in_process
+    assert _numbers(result.stdout) == in_process
     assert result.stdout.count("\n") == 1  # --json: the JSON and nothing else
-    assert len(list((tmp_path / "cache").glob("model-*.pt"))) == 4
+    assert len(list((tmp_path / "cache").glob("model-*.pt"))) == MODELS
 
 
 def test_a_worker_killed_while_it_trains_changes_nothing(tmp_path, in_process):
@@ -124,10 +135,10 @@ def test_a_worker_killed_while_it_trains_changes_nothing(tmp_path, in_process):
         finally:
             study.kill()
         assert study.returncode == 0, err
-    assert json.loads(out) == in_process
+    assert _numbers(out) == in_process
     assert not list(cache.rglob("*.partial"))
     models = list(cache.glob("model-*.pt"))
-    assert len(models) == 4
+    assert len(models) == MODELS
     for path in models:
         learned.load(path)  # every file is whole
 

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 __all__ = ["COLORS", "DEPTH_CMAP", "ERROR_CMAP", "METRIC_LABELS", "figure_bytes",
-           "learning_curve", "show_depth", "show_error", "show_frame", "show_matches",
+           "interval_curve", "learning_curve", "show_depth", "show_error", "show_frame", "show_matches",
            "task_stream"]
 
 COLORS = {
@@ -27,7 +27,8 @@ COLORS = {
     "outlier": "#ff7f0e",
 }
 #: Axis labels of the sweep's metrics.
-METRIC_LABELS = {"absrel": "AbsRel (lower is better)", "delta1": "δ1 (higher is better)"}
+METRIC_LABELS = {"absrel": "AbsRel (lower is better)", "delta1": "δ1 (higher is better)",
+                 "bad1": "bad-1px rate (lower is better)"}
 DEPTH_CMAP = "magma"
 ERROR_CMAP = "viridis"
 
@@ -155,6 +156,43 @@ def learning_curve(ax, sweep, metric, mark=None, crossing=True):
     ax.set_xscale("log")
     ax.set_xlabel("training scenes N")
     ax.set_ylabel(METRIC_LABELS[metric])
+
+
+def interval_curve(ax, study, metric, mark=None, monocular=True):
+    """Draws a crossover study's learning curve with its 95% bootstrap band, against the
+    flat lines of the tuned classical methods (with their bands) and the constant guess.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    study : depthlab.experiments.CrossoverStudy
+    metric : str
+        A key of `METRIC_LABELS`, with ``_noc`` for the non-occluded pixels.
+    mark : float, optional
+        A training-set size to mark with a dashed line.
+    monocular : bool
+        Also draw the monocular control (frame 0 twice, seed 0) as open circles.
+    """
+    n = np.array(study.sizes)
+    low, high = np.array(study.ci(metric)).T
+    ax.fill_between(n, low, high, color=COLORS["learned"], alpha=0.25, lw=0)
+    ax.plot(n, study.mean(metric), "o-", color=COLORS["learned"], ms=4,
+            label="learned (95% interval)")
+    if monocular:
+        ax.plot(study.monocular_sizes, [np.mean(v) for v in study.monocular[metric]], "o:",
+                mfc="none", color=COLORS["learned"], ms=5, label="monocular control")
+    for name, style, label in (("classical", "-", "SIFT pipeline (tuned)"),
+                               ("motion_stereo", "--", "motion stereo (tuned)")):
+        ax.axhspan(*study.ci(metric, name), color=COLORS["classical"], alpha=0.15, lw=0)
+        ax.axhline(study.mean(metric, name), color=COLORS["classical"], ls=style, label=label)
+    ax.axhline(study.mean(metric, "constant"), color=COLORS["constant"], ls=":",
+               label="constant")
+    if mark is not None:
+        ax.axvline(mark, color="k", lw=1, ls="--")
+    ax.set_xscale("log")
+    ax.set_xlabel("training scenes N")
+    ax.set_ylabel(METRIC_LABELS[metric.removesuffix("_noc")]
+                  + (", non-occluded" if metric.endswith("_noc") else ""))
 
 
 def figure_bytes(fig, format="png", dpi=None) -> bytes:

@@ -121,6 +121,9 @@ def _parser():
                                "on validation decides below it)")
             study.add_argument("--test", type=_positive, default=500,
                                help="number of test scenes")
+            study.add_argument("--validation", type=_positive, default=200,
+                               help="number of validation scenes the classical methods are "
+                               "tuned on")
             study.add_argument("--no-features", action="store_true",
                                help="leave out the pipeline with a learned descriptor")
     speed = commands.add_parser("throughput", help="the same training jobs on a local cluster of "
@@ -159,6 +162,7 @@ def main(argv=None) -> int:
                 if args.extra_seeds < 0:
                     raise ValueError(f"--extra-seeds must be at least 0, got {args.extra_seeds}")
                 options.update(sizes=args.sizes, n_test=args.test, monocular_sizes=args.sizes[::2],
+                               n_validation=args.validation,
                                extra_seeds=range(args.seeds, args.seeds + args.extra_seeds),
                                config=dataclasses.replace(comparison.CROSSOVER_CONFIG,
                                                           steps=args.steps))

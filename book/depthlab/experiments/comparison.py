@@ -31,12 +31,16 @@ __all__ = ["CROSSOVER_CONFIG", "CROSSOVER_SIZES", "EARLY_STOPPING_SCENES", "PIPE
            "STEREO_GRID", "CrossoverStudy", "Tuning", "crossover_study", "scene_scores",
            "split_scenes", "tune_classical"]
 
+#: Bump when the study's own logic (which runs it makes, what it stores) changes: it is part
+#: of the study's cache key, as the source of the modules that make the numbers is.
+STUDY_FORMAT = 2
+
 #: The study's training-set sizes: 7 sizes, log-spaced from 16 to 4096 scenes.
 CROSSOVER_SIZES = tuple(int(round(16 * 256 ** (k / 6))) for k in range(7))
 
 #: The learned side's recipe: whole frames, random flips, early stopping on validation
-#: (checked every 100 steps, stopped after 2 checks without improvement), at most 800 steps.
-CROSSOVER_CONFIG = learned.TrainConfig(steps=800, batch=8, crop=None, flips=True, patience=2,
+#: (checked every 100 steps, stopped after 2 checks without improvement), at most 1600 steps.
+CROSSOVER_CONFIG = learned.TrainConfig(steps=1600, batch=8, crop=None, flips=True, patience=2,
                                        check_every=100, threads=1)
 
 #: Validation scenes that early stopping measures (the first ones of the validation split).
@@ -192,31 +196,28 @@ def _learned_job(n_scenes, world_config, config, data, n_test):
 
 
 def _train_runs(runs, world_config, config, n_test, progress, desc):
-    """Trains the runs ``(n_scenes, seed, monocular)`` not cached yet; returns their records
-    and the tasks."""
-    todo = []
-    for n, seed, monocular in sorted(set(runs), key=lambda r: -r[0]):
+    """Trains the runs ``(n_scenes, seed, monocular, steps)`` not cached yet (``steps`` is
+    the cap on training steps); returns their records by run, and the tasks."""
+    def where(run):
+        n, seed, monocular, steps = run
+        recipe = dataclasses.replace(config, seed=seed, steps=steps)
         data = learned.DataConfig(stream=seed, monocular=monocular)
-        recipe = dataclasses.replace(config, seed=seed)
-        model_path, run_path = _run_path(n, world_config, recipe, data)
-        if not run_path.is_file():
-            todo.append(((n, world_config, recipe, data, n_test), (model_path, run_path),
-                         f"N = {n}, seed {seed}" + (", monocular" if monocular else "")))
+        return (n, world_config, recipe, data, n_test), _run_path(n, world_config, recipe, data)
+
+    todo = [run for run in sorted(set(runs), key=lambda r: (-r[0] * r[3], r))
+            if not where(run)[1][1].is_file()]
 
     def keep(i, result):
-        model_path, run_path = todo[i][1]
+        model_path, run_path = where(todo[i])[1]
         cache.write_bytes(model_path, result[0])
         cache.write_atomic(run_path, lambda target: target.write_text(json.dumps(result[1])))
 
-    _, tasks = parallel.run(_learned_job, [t[0] for t in todo], labels=[t[2] for t in todo],
-                            desc=desc, progress=progress, keep=keep)
-    records = {}
-    for n, seed, monocular in runs:
-        recipe = dataclasses.replace(config, seed=seed)
-        path = _run_path(n, world_config, recipe,
-                         learned.DataConfig(stream=seed, monocular=monocular))[1]
-        records[n, seed, monocular] = json.loads(path.read_text())
-    return records, tasks
+    _, tasks = parallel.run(
+        _learned_job, [where(run)[0] for run in todo], desc=desc, progress=progress, keep=keep,
+        labels=[f"N = {n}, seed {s}" + (", monocular" if mono else "")
+                + (f", {steps} steps" if steps != config.steps else "")
+                for n, s, mono, steps in todo])
+    return {run: json.loads(where(run)[1][1].read_text()) for run in runs}, tasks
 
 
 def _bracket(sizes, gap):
@@ -249,6 +250,11 @@ class CrossoverStudy:
     world_config : world.WorldConfig
     config : learned.TrainConfig
     n_test : int
+    longer : dict or None
+        The price of the step cap: the first seed that ran into the cap at the largest size,
+        trained again with ``cap_factor`` times the cap: "seed", "steps", "best_step",
+        "seconds" and "scores" (metric to (n_test,)); None if no seed ran into the cap there.
+    cap_factor : int
     replicates : int
         Bootstrap replicates.
     tasks : tuple of parallel.Task
@@ -267,6 +273,8 @@ class CrossoverStudy:
     world_config: world.WorldConfig
     config: learned.TrainConfig
     n_test: int
+    longer: dict
+    cap_factor: int
     replicates: int = 1000
     tasks: tuple = ()
 
@@ -324,10 +332,23 @@ class CrossoverStudy:
         sign = -1.0 if SCENE_METRICS[metric] else 1.0
         return sign * (full - control)
 
+    def cap_gap(self, metric: str) -> np.ndarray:
+        """(B,) replicates of the error of the `longer` run minus that of the same seed and
+        size under the cap (negative: the cap costs accuracy)."""
+        self._check(metric)
+        if self.longer is None:
+            raise ValueError("no seed ran into the step cap at the largest size")
+        sign = -1.0 if SCENE_METRICS[metric] else 1.0
+        longer = bootstrap_means(np.asarray(self.longer["scores"][metric]), self.weights)
+        row = self.seeds[-1].index(self.longer["seed"])
+        capped = bootstrap_means(self.learned[metric][-1][row:row + 1], self.weights)
+        return sign * (longer - capped)
+
     def power_law(self, metric: str, replicates: int = 200) -> dict:
-        """The power law fitted to the seed means, and 95% intervals for its exponent and
-        floor and for the floor minus each classical method's error, from ``replicates``
-        bootstrap resamples."""
+        """The power law fitted to the seed means, and 95% intervals, from ``replicates``
+        bootstrap resamples, for its exponent (``beta``), its floor (``floor``), the floor
+        minus each classical method's error (``floor_minus_<method>``) and the size at which
+        the fitted curve reaches that error (``reaches_<method>``; inf if it never does)."""
         curve = self.replicates_of(metric)[:, :replicates]
         fits = [fit_power_law(self.sizes, as_error(metric, curve[:, b]))
                 for b in range(curve.shape[1])]
@@ -338,6 +359,10 @@ class CrossoverStudy:
         for method in self.CLASSICAL:
             classical_error = as_error(metric, self.replicates_of(metric, method)[:replicates])
             out[f"floor_minus_{method}"] = interval(floors - classical_error)
+            # Order statistics: a resample whose curve never reaches the line gives inf.
+            reach = [f.reaches(e) for f, e in zip(fits, classical_error)]
+            out[f"reaches_{method}"] = np.quantile(reach, [0.025, 0.975],
+                                                   method="inverted_cdf").tolist()
         return out
 
     def model(self, n_scenes: int, seed: int = 0, monocular: bool = False) -> learned.DepthModel:
@@ -378,6 +403,11 @@ class CrossoverStudy:
         out["best_step"] = pad(self.best_steps)
         out["train_seconds"] = pad(self.train_seconds)
         out["step_cap"] = self.config.steps
+        out["longer_training"] = None if self.longer is None else {
+            "seed": self.longer["seed"], "steps": self.longer["steps"],
+            "train_seconds": self.longer["seconds"], "cap_factor": self.cap_factor,
+            "gap": {m: {"mean": float(self.cap_gap(m).mean()), "ci": interval(self.cap_gap(m))}
+                    for m in SCENE_METRICS}}
         out["monocular"] = {"sizes": list(self.monocular_sizes),
                             **{m: [float(np.mean(r)) for r in self.monocular[m]]
                                for m in SCENE_METRICS}}
@@ -393,7 +423,7 @@ def crossover_study(sizes=CROSSOVER_SIZES, seeds=(0, 1, 2), extra_seeds=(3, 4),
                     monocular_sizes=CROSSOVER_SIZES[::2],
                     world_config: world.WorldConfig = world.WorldConfig(), n_test: int = 500,
                     n_validation: int = 200, config: learned.TrainConfig = CROSSOVER_CONFIG,
-                    progress: bool = True) -> CrossoverStudy:
+                    cap_factor: int = 2, progress: bool = True) -> CrossoverStudy:
     """The fair crossover study; cached on disk.
 
     1. `tune_classical` on ``n_validation`` validation scenes.
@@ -402,7 +432,9 @@ def crossover_study(sizes=CROSSOVER_SIZES, seeds=(0, 1, 2), extra_seeds=(3, 4),
     3. The learned model at every size for every seed of ``seeds``; seed ``s`` trains on the
        world's stream ``s``, nested across sizes. Then ``extra_seeds`` at the two sizes
        around each crossover of the seed means (AbsRel and δ1, against each classical
-       method), and the monocular control at ``monocular_sizes`` (seed 0).
+       method), the monocular control at ``monocular_sizes`` (seed 0), and the first seed
+       that ran into the step cap at the largest size again with ``cap_factor`` times the
+       cap, to price it.
 
     Parameters
     ----------
@@ -415,6 +447,8 @@ def crossover_study(sizes=CROSSOVER_SIZES, seeds=(0, 1, 2), extra_seeds=(3, 4),
     n_test, n_validation : int
     config : learned.TrainConfig
         The recipe (with early stopping); its seed is replaced by each run's.
+    cap_factor : int
+        How many times the cap the longer run trains (at least 2).
     progress : bool
     """
     sizes = tuple(_checks.integer("sizes", n, 1, 10**6) for n in sizes)
@@ -430,9 +464,10 @@ def crossover_study(sizes=CROSSOVER_SIZES, seeds=(0, 1, 2), extra_seeds=(3, 4),
     if not isinstance(config, learned.TrainConfig) or config.patience is None:
         raise ValueError("config must be a learned.TrainConfig with early stopping (patience)")
     n_test = _checks.integer("n_test", n_test, 10, 100_000)
+    cap_factor = _checks.integer("cap_factor", cap_factor, 2, 100)
     tuning = tune_classical(world_config, n_validation, progress)
     key = cache.cache_key(sizes, seeds, extra_seeds, monocular_sizes, world_config, n_test,
-                          n_validation, config)
+                          n_validation, config, cap_factor, STUDY_FORMAT)
     path = cache.directory() / f"crossover-{key}.json"
     if not path.is_file():
         settings = {"classical": (tuning.pipeline, None), "classical_default": ({}, None),
@@ -444,33 +479,42 @@ def crossover_study(sizes=CROSSOVER_SIZES, seeds=(0, 1, 2), extra_seeds=(3, 4),
         test = split_scenes("test", n_test, world_config)
         methods["constant"] = {m: v.tolist() for m, v in scene_scores(
             np.ones_like(test.depth), test).items()}
-        runs = [(n, s, False) for n in sizes for s in seeds]
+        cap = config.steps
+        runs = [(n, s, False, cap) for n in sizes for s in seeds]
         records, more = _train_runs(runs, world_config, config, n_test, progress,
                                     "learned: sizes x seeds")
         tasks += more
         extra = set()
         for method in ("classical", "motion_stereo"):
             for metric, better in METRICS.items():
-                mean = np.array([np.mean([np.mean(records[n, s, False]["scores"][metric])
+                mean = np.array([np.mean([np.mean(records[n, s, False, cap]["scores"][metric])
                                           for s in seeds]) for n in sizes])
                 sign = -1.0 if better else 1.0
                 extra |= _bracket(sizes, sign * (mean - np.mean(methods[method][metric])))
-        extra_runs = [(sizes[i], s, False) for i in sorted(extra) for s in extra_seeds]
-        extra_runs += [(n, 0, True) for n in monocular_sizes]
+        extra_runs = [(sizes[i], s, False, cap) for i in sorted(extra) for s in extra_seeds]
+        extra_runs += [(n, 0, True, cap) for n in monocular_sizes]
+        # The price of the cap: the first seed that ran into it at the largest size, again
+        # with a longer cap.
+        capped = [s for s in seeds if records[sizes[-1], s, False, cap]["steps"] >= cap]
+        if capped:
+            extra_runs.append((sizes[-1], capped[0], False, cap_factor * cap))
         more_records, more = _train_runs(extra_runs, world_config, config, n_test, progress,
-                                         "learned: more seeds near crossovers, and the "
-                                         "monocular control")
+                                         "learned: more seeds near crossovers, the "
+                                         "monocular control, a longer run")
         records.update(more_records)
         tasks += more
-        per_size = [sorted(s for (m, s, mono) in records if m == n and not mono) for n in sizes]
+        per_size = [sorted(s for (m, s, mono, steps) in records
+                           if m == n and not mono and steps == cap) for n in sizes]
         saved = {"methods": methods, "seeds": per_size,
-                 "learned": {m: [[records[n, s, False]["scores"][m] for s in row]
+                 "learned": {m: [[records[n, s, False, cap]["scores"][m] for s in row]
                                  for n, row in zip(sizes, per_size)] for m in SCENE_METRICS},
-                 "monocular": {m: [records[n, 0, True]["scores"][m] for n in monocular_sizes]
-                               for m in SCENE_METRICS},
-                 **{field: [[records[n, s, False][field] for s in row]
+                 "monocular": {m: [records[n, 0, True, cap]["scores"][m]
+                                   for n in monocular_sizes] for m in SCENE_METRICS},
+                 **{field: [[records[n, s, False, cap][field] for s in row]
                             for n, row in zip(sizes, per_size)]
                     for field in ("steps", "best_step", "seconds")},
+                 "longer": {**records[sizes[-1], capped[0], False, cap_factor * cap],
+                            "seed": capped[0]} if capped else None,
                  "tasks": [dataclasses.asdict(t) for t in tasks]}
         cache.write_atomic(path, lambda target: target.write_text(json.dumps(saved)))
     saved = json.loads(path.read_text())
@@ -481,4 +525,5 @@ def crossover_study(sizes=CROSSOVER_SIZES, seeds=(0, 1, 2), extra_seeds=(3, 4),
         {method: {m: np.array(v) for m, v in scores.items()}
          for method, scores in saved["methods"].items()},
         saved["steps"], saved["best_step"], saved["seconds"], tuning, world_config, config,
-        n_test, tasks=tuple(parallel.Task(**t) for t in saved["tasks"]))
+        n_test, saved["longer"], cap_factor,
+        tasks=tuple(parallel.Task(**t) for t in saved["tasks"]))

@@ -211,6 +211,6 @@ def bootstrap_crossover(sizes, gaps, level: float = 0.95) -> Crossover:
     filled = np.where(np.isnan(cross), np.inf, cross)
     # Order statistics, not interpolation: some replicates may be infinite.
     median, low, high = np.quantile(filled, [0.5, tail, 1 - tail], method="inverted_cdf")
-    return Crossover(median=None if not np.isfinite(median) else round(median, 1),
+    return Crossover(median=None if not np.isfinite(median) else round(float(median), 1),
                      interval=None if reason else (round(float(low), 1), round(float(high), 1)),
                      below=round(below, 4), above=round(above, 4), reason=reason)
