@@ -1,9 +1,9 @@
 """Benchmark of the crossover chapter (run by hand; not a test).
 
-    python benchmarks/crossover.py        # from the repository root; about 10 minutes
+    python benchmarks/crossover.py        # from the repository root; about 15 minutes
 
 Executes ``book/05_crossover.ipynb`` in a fresh kernel twice: first with an empty model cache
-(cold: the whole sweep trains), then with the cache that run filled (warm). After the warm run,
+(cold: the whole study trains), then with the cache that run filled (warm). After the warm run,
 the same kernel times changes of the live explorer's data-size slider (to every size, twice)
 and one press of its "train at this N now" button at the largest size (training, scoring and
 the redraw). Prints the wall times and the peak resident memory of the kernel (both runs) and
