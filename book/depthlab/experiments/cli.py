@@ -99,7 +99,7 @@ def _parser():
                         "sizes and seeds (cached; cold, about 2 minutes on 2 cores)"),
                        ("crossover", "the learned model's learning curve against the classical "
                         "methods tuned on validation, with bootstrap intervals (cached; cold, "
-                        "about 12 minutes on 2 cores, more with the learned descriptor)"),
+                        "about 15 minutes on 2 cores, more with the learned descriptor)"),
                        ("duplicates", "training sets of copied, augmented or wrongly labelled "
                         "scenes (cached; runs the crossover first)")):
         study = commands.add_parser(name, help=text)
