@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from depthlab import experiments, learned, metrics, parallel, world
 from depthlab.experiments import comparison
@@ -157,6 +158,13 @@ def test_a_tiny_study_tunes_on_validation_trains_more_seeds_and_is_cached(tmp_pa
                                             config=config, progress=False)
         assert [p.stat().st_mtime_ns for p in trained()] == count
         assert again.steps == study.steps
+        # One model of the study on its own: the study's own run, from the cache.
+        alone = experiments.study_models([4], seed=0, n_test=12, config=config,
+                                         progress=False)[4]
+        assert [p.stat().st_mtime_ns for p in trained()] == count
+        assert alone.best_step == model.best_step
+        assert all(torch.equal(a, b) for a, b in zip(alone.net.state_dict().values(),
+                                                      model.net.state_dict().values()))
     finally:
         parallel.shutdown()
     with pytest.raises(ValueError, match="patience"):
@@ -165,3 +173,9 @@ def test_a_tiny_study_tunes_on_validation_trains_more_seeds_and_is_cached(tmp_pa
         experiments.crossover_study(seeds=(0, 1), extra_seeds=(1,))
     with pytest.raises(ValueError, match="monocular_sizes"):
         experiments.crossover_study(monocular_sizes=(3,))
+    with pytest.raises(ValueError, match="patience"):
+        experiments.study_models([4], config=learned.TrainConfig())
+    with pytest.raises(TypeError, match="WorldConfig"):
+        experiments.study_models([4], world_config={"noise": 0.01})
+    with pytest.raises(ValueError, match="sizes"):
+        experiments.study_models([0])

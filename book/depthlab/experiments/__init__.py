@@ -14,7 +14,7 @@ Everything public is also available here, as ``experiments.sweep`` and so on.
 """
 from .comparison import (CROSSOVER_CONFIG, CROSSOVER_SIZES, EARLY_STOPPING_SCENES, PIPELINE_GRID,
                          SCENE_METRICS, STEREO_GRID, CrossoverStudy, Tuning, crossover_study,
-                         scene_scores, split_scenes, tune_classical)
+                         scene_scores, split_scenes, study_models, tune_classical)
 from .costs import CostModel
 from .curves import (METRICS, Crossover, PowerLaw, as_error, bootstrap_crossover,
                      bootstrap_means, crossing, fit_power_law, interval, resample)
@@ -28,7 +28,7 @@ from .cli import main
 __all__ = ["CROSSOVER_CONFIG", "CROSSOVER_SIZES", "EARLY_STOPPING_SCENES", "PIPELINE_GRID", "SCENE_METRICS",
            "STEREO_GRID", "Crossover", "CrossoverStudy", "Tuning", "bootstrap_crossover",
            "bootstrap_means", "crossover_study", "interval", "resample", "scene_scores",
-           "split_scenes", "tune_classical",
+           "split_scenes", "study_models", "tune_classical",
            "DATA_NOMINAL", "DATA_UNIQUE", "FEATURE_CONFIG", "FEATURE_METRICS", "FILLS",
            "LABEL_NOISE", "METRICS", "SIZES", "SWEEP_CONFIG", "ClassicalEvaluation", "CostModel",
            "DataStudy", "FeatureCurve", "PowerLaw", "Sweep", "Throughput", "as_error",

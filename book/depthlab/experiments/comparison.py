@@ -29,7 +29,7 @@ from .curves import (METRICS, as_error, bootstrap_crossover, bootstrap_means, fi
 
 __all__ = ["CROSSOVER_CONFIG", "CROSSOVER_SIZES", "EARLY_STOPPING_SCENES", "PIPELINE_GRID", "SCENE_METRICS",
            "STEREO_GRID", "CrossoverStudy", "Tuning", "crossover_study", "scene_scores",
-           "split_scenes", "tune_classical"]
+           "split_scenes", "study_models", "tune_classical"]
 
 #: Bump when the study's own logic (which runs it makes, what it stores) changes: it is part
 #: of the study's cache key, as the source of the modules that make the numbers is.
@@ -220,6 +220,29 @@ def _train_runs(runs, world_config, config, n_test, progress, desc):
     return {run: json.loads(where(run)[1][1].read_text()) for run in runs}, tasks
 
 
+def study_models(sizes, seed: int = 0, monocular: bool = False,
+                 world_config: world.WorldConfig = world.WorldConfig(),
+                 config: learned.TrainConfig = CROSSOVER_CONFIG, n_test: int = 500,
+                 progress: bool = True) -> dict:
+    """Models of `crossover_study` at the training-set ``sizes`` for one ``seed``, by size,
+    trained in parallel (and scored on ``n_test`` test scenes) only if the cache does not have
+    them yet: the runs the study itself makes, so a chapter that needs a few models does not
+    pay for the whole study, and the study reuses them."""
+    sizes = [_checks.integer("sizes", n, 1, 10**6) for n in sizes]
+    seed = _checks.integer("seed", seed, 0, 2**31)
+    if not isinstance(world_config, world.WorldConfig):
+        raise TypeError(f"world_config must be a WorldConfig, got {type(world_config).__name__}")
+    if not isinstance(config, learned.TrainConfig) or config.patience is None:
+        raise ValueError("config must be a learned.TrainConfig with early stopping (patience)")
+    n_test = _checks.integer("n_test", n_test, 10, 100_000)
+    monocular = bool(monocular)
+    _train_runs([(n, seed, monocular, config.steps) for n in sizes], world_config, config,
+                n_test, progress, "learned")
+    recipe = dataclasses.replace(config, seed=seed)
+    data = learned.DataConfig(stream=seed, monocular=monocular)
+    return {n: learned.load(_run_path(n, world_config, recipe, data)[0]) for n in sizes}
+
+
 def _bracket(sizes, gap):
     """Indices of the two sizes around the crossing of a seed-mean gap (empty if none)."""
     crossed = np.flatnonzero((gap[:-1] >= 0) & (gap[1:] < 0))
@@ -367,10 +390,9 @@ class CrossoverStudy:
 
     def model(self, n_scenes: int, seed: int = 0, monocular: bool = False) -> learned.DepthModel:
         """A trained model of the study, from the cache."""
-        recipe = dataclasses.replace(self.config, seed=seed)
-        path = _run_path(n_scenes, self.world_config, recipe,
-                         learned.DataConfig(stream=seed, monocular=monocular))[0]
-        return learned.load(path)
+        return learned.load(_run_path(n_scenes, self.world_config,
+                                      dataclasses.replace(self.config, seed=seed),
+                                      learned.DataConfig(stream=seed, monocular=monocular))[0])
 
     def to_json(self) -> dict:
         """The command line's JSON (see `cli`)."""
