@@ -75,3 +75,22 @@ def test_bad_input_is_refused_with_what_was_expected(parts):
     with pytest.raises(ValueError, match="one classical.PipelineResult per pair"):
         hybrid.prepare(learned.train(8, QUICK, progress=False), scenes.frame0,
                        scenes.frame1, results=[])
+
+
+def test_prepared_parts_are_cached_and_read_back_unchanged(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEPTHLAB_CACHE", str(tmp_path))
+    scenes = world.render_scenes(world.VALIDATION_SEED, range(3))
+    model = learned.train(8, QUICK, progress=False)
+    first = hybrid.prepare_cached(model, scenes.frame0, scenes.frame1)
+    saved = list(tmp_path.glob("hybrid-*.npz"))
+    assert len(saved) == 1
+    again = hybrid.prepare_cached(model, scenes.frame0, scenes.frame1)
+    assert list(tmp_path.glob("hybrid-*.npz")) == saved
+    for field in dataclasses.fields(hybrid.Parts):
+        a, b = getattr(first, field.name), getattr(again, field.name)
+        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+    # Other frames are another entry.
+    hybrid.prepare_cached(model, scenes.frame0[:2], scenes.frame1[:2])
+    assert len(list(tmp_path.glob("hybrid-*.npz"))) == 2
+    with pytest.raises(TypeError, match="DepthModel"):
+        hybrid.prepare_cached("model", scenes.frame0, scenes.frame1)

@@ -16,18 +16,22 @@ estimate, no motion direction) the learned depth is kept. The pipeline's depth i
 the learned one (the median ratio) before the two are mixed, since both are relative.
 
 `prepare` runs both methods and both checks once; `combine` then makes the hybrid at any
-setting from those parts, cheaply, which is what a threshold slider needs.
+setting from those parts, cheaply, which is what a threshold slider needs. `prepare_cached`
+keeps the parts in the disk cache (`depthlab.cache`), so that a second run reads them back.
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
+import pathlib
 
 import cv2
 import numpy as np
 
-from . import _checks, classical, explain, learned
+from . import _checks, cache, classical, explain, learned
 
-__all__ = ["MARGIN", "Parts", "combine", "photometric_error", "prepare"]
+__all__ = ["MARGIN", "Parts", "combine", "photometric_error", "prepare", "prepare_cached"]
 
 #: The photometric check's margin: a scene falls back whole when the learned depth's
 #: photometric error is this many times the pipeline's, a gross failure and not a close call.
@@ -149,6 +153,42 @@ def prepare(model: learned.DepthModel, frames0: np.ndarray, frames1: np.ndarray,
                           photometric_error(frames0[i], frames1[i], 1.0 / r.depth,
                                             r.fit.direction)]
     return Parts(depth, uncertainty, scaled, reliable, photometric, distance)
+
+
+def prepare_cached(model: learned.DepthModel, frames0: np.ndarray, frames1: np.ndarray,
+                   results=None) -> Parts:
+    """`prepare`, kept in the disk cache (`depthlab.cache`).
+
+    The entry is named by a hash of everything the parts depend on: the model's weights and
+    configuration, the frames, the pipeline's results (or that the pipeline runs with its
+    defaults), and the source of this module, of `explain` and of the modules that make the
+    numbers (`cache.code_version`). A change to any of them computes the parts afresh."""
+    if not isinstance(model, learned.DepthModel):
+        raise TypeError(f"model must be a learned.DepthModel, got {type(model).__name__}")
+    digest = hashlib.sha256(cache.code_version().encode())
+    for source in (explain.__file__, __file__):
+        digest.update(pathlib.Path(source).read_bytes())
+    digest.update(repr((model.model_config, model.n_scenes)).encode())
+    for tensor in model.net.state_dict().values():
+        digest.update(tensor.detach().numpy().tobytes())
+    for frames in (frames0, frames1):
+        digest.update(np.ascontiguousarray(frames, np.float32).tobytes())
+    for r in results if results is not None else ["defaults"]:
+        if isinstance(r, classical.PipelineResult):
+            direction = r.fit.direction if r.fit.direction is not None else np.zeros(2)
+            for part in (r.depth, r.points, r.sparse_depth, direction, [r.reliable]):
+                digest.update(np.ascontiguousarray(part, np.float64).tobytes())
+        else:
+            digest.update(repr(r).encode())
+    path = cache.directory() / f"hybrid-{digest.hexdigest()[:20]}.npz"
+    if path.is_file():
+        with np.load(path) as saved:
+            return Parts(**{field.name: saved[field.name] for field in dataclasses.fields(Parts)})
+    parts = prepare(model, frames0, frames1, results)
+    buffer = io.BytesIO()
+    np.savez(buffer, **dataclasses.asdict(parts))
+    cache.write_bytes(path, buffer.getvalue())
+    return parts
 
 
 def combine(parts: Parts, threshold: float, radius: float, margin: float = MARGIN):
