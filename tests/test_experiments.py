@@ -22,12 +22,20 @@ def test_the_command_line_prints_one_json_object():
     for key in ("absrel", "delta1", "ms_per_pair", "constant_absrel", "constant_delta1"):
         assert isinstance(summary[key], float)
     assert summary["scenes"] == 12 and summary["ms_per_pair"] > 0
+    assert summary["split"] == "test"
+    validation = json.loads(subprocess.run(
+        [sys.executable, "-m", "depthlab.experiments", "classical", "--scenes", "12", "--split",
+         "validation", "--json"], cwd=BOOK, capture_output=True, text=True, check=True).stdout)
+    assert validation["split"] == "validation" and validation["absrel"] != summary["absrel"]
 
 
 def test_the_command_line_refuses_bad_arguments():
     result = subprocess.run([sys.executable, "-m", "depthlab.experiments", "classical",
                              "--scenes", "0"], cwd=BOOK, capture_output=True, text=True)
     assert result.returncode == 2 and "--scenes" in result.stderr
+    result = subprocess.run([sys.executable, "-m", "depthlab.experiments", "learned",
+                             "--recipe", "fastest"], cwd=BOOK, capture_output=True, text=True)
+    assert result.returncode == 2 and "--recipe" in result.stderr
 
 
 def test_evaluation_scores_every_scene():

@@ -1,8 +1,8 @@
 """The command line of the book's studies (run from ``book/``, or with ``book`` on
 ``PYTHONPATH``)::
 
-    python -m depthlab.experiments classical --scenes 200 --json
-    python -m depthlab.experiments learned --scenes 4096 --seed 0 --json
+    python -m depthlab.experiments classical --scenes 200 --split validation --json
+    python -m depthlab.experiments learned --scenes 4096 --seed 0 --recipe study --json
     python -m depthlab.experiments features --json
     python -m depthlab.experiments crossover --json
     python -m depthlab.experiments duplicates --json
@@ -85,15 +85,23 @@ def _parser():
     parser = argparse.ArgumentParser(prog="python -m depthlab.experiments",
                                      description="Run one of the book's studies.")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("classical", help="the classical pipeline on held-out scenes")
-    run.add_argument("--scenes", type=int, default=200, help="number of held-out scenes")
+    run = commands.add_parser("classical", help="the classical pipeline (the book's defaults) "
+                              "on test or validation scenes")
+    run.add_argument("--scenes", type=int, default=200, help="number of scenes")
+    run.add_argument("--split", choices=("test", "validation"), default="test",
+                     help="the world's split (default: test)")
     run.add_argument("--json", action="store_true", help="print one JSON object")
     one = commands.add_parser("learned", help="train the learned model (cached) and score it on "
-                              "the held-out scenes")
+                              "test or validation scenes")
     one.add_argument("--scenes", type=int, default=studies.SIZES[-1],
                      help="number of training scenes")
     one.add_argument("--seed", type=int, default=0, help="the training seed")
-    one.add_argument("--test", type=int, default=200, help="number of held-out scenes")
+    one.add_argument("--recipe", choices=("sweep", "study"), default="sweep",
+                     help="the reference sweep's training (fixed steps, default) or the "
+                          "crossover study's (early stopping, a search covering the world)")
+    one.add_argument("--test", type=int, default=200, help="number of scenes scored")
+    one.add_argument("--split", choices=("test", "validation"), default="test",
+                     help="the world's split scored (default: test)")
     one.add_argument("--json", action="store_true", help="print one JSON object")
     for name, text in (("features", "the pipeline with a learned descriptor at the sweep's "
                         "sizes and seeds (cached; cold, about 2 minutes on 2 cores)"),
@@ -193,13 +201,21 @@ def main(argv=None) -> int:
     if args.scenes < 1:
         parser.error("--scenes must be at least 1")
     if args.command == "learned":
-        model = studies.trained_model(args.scenes, args.seed, progress=not args.json)
-        scores = metrics.mean_metrics(learned.evaluate(model, studies.test_scenes(args.test)))
-        summary = {"n_scenes": args.scenes, "seed": args.seed, "n_test": args.test,
+        if args.test < 1:
+            parser.error("--test must be at least 1")
+        if args.recipe == "sweep":
+            model = studies.trained_model(args.scenes, args.seed, progress=not args.json)
+        else:
+            model = comparison.study_models([args.scenes], args.seed,
+                                            progress=not args.json)[args.scenes]
+        scores = metrics.mean_metrics(learned.evaluate(
+            model, comparison.split_scenes(args.split, args.test)))
+        summary = {"n_scenes": args.scenes, "seed": args.seed, "recipe": args.recipe,
+                   "split": args.split, "n_test": args.test, "steps": model.steps,
                    **{m: float(getattr(scores, m)) for m in METRICS}}
     else:
-        summary = studies.evaluate_classical(studies.test_scenes(args.scenes),
-                                             progress=not args.json).summary()
+        summary = {"split": args.split, **studies.evaluate_classical(
+            comparison.split_scenes(args.split, args.scenes), progress=not args.json).summary()}
     if args.json:
         print(json.dumps(summary))
     else:
