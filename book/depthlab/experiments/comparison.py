@@ -188,7 +188,8 @@ def _learned_job(n_scenes, world_config, config, data, n_test):
                           validation=split_scenes("validation", EARLY_STOPPING_SCENES,
                                                   world_config))
     test = split_scenes("test", n_test, world_config)
-    depth = learned.predict_batch(model, test.frame0, test.frame1)
+    # Small inference batches keep the worker's peak memory down (the maps are the same).
+    depth = learned.predict_batch(model, test.frame0, test.frame1, batch=20)
     record = {"scores": {m: v.tolist() for m, v in scene_scores(depth, test).items()},
               "steps": model.steps, "best_step": model.best_step,
               "seconds": model.seconds}
