@@ -56,6 +56,17 @@ def test_resampling_weights_and_means():
         experiments.bootstrap_means(np.zeros((2, 40)), weights)
 
 
+def test_a_paired_interval_sees_a_shift_that_the_scenes_hide():
+    scenes = RNG.normal(0.2, 0.05, 60)  # scene difficulty, shared by both methods
+    low, high = experiments.paired_interval(scenes + 0.01, scenes)
+    assert np.isclose(low, 0.01) and np.isclose(high, 0.01)
+    seeds = np.stack([scenes, scenes + 0.002])  # (seeds, scenes), paired seed by seed
+    low, high = experiments.paired_interval(seeds - 0.01 + RNG.normal(0, 0.001, (2, 60)), seeds)
+    assert low < -0.01 < high < 0
+    with pytest.raises(ValueError, match="scenes"):
+        experiments.paired_interval(np.zeros(1), np.zeros(1))
+
+
 def test_a_clear_crossover_is_identified_and_a_tie_is_not():
     clear = _study([0.3, 0.2, 0.1], 0.2 + 0.0)
     cross = clear.crossover("absrel", "classical")

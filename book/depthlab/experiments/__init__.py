@@ -17,7 +17,8 @@ from .comparison import (CROSSOVER_CONFIG, CROSSOVER_SIZES, EARLY_STOPPING_SCENE
                          scene_scores, split_scenes, study_models, tune_classical)
 from .costs import CostModel
 from .curves import (METRICS, Crossover, PowerLaw, as_error, bootstrap_crossover,
-                     bootstrap_means, crossing, fit_power_law, interval, resample)
+                     bootstrap_means, crossing, fit_power_law, interval, paired_interval,
+                     resample)
 from .studies import (DATA_NOMINAL, DATA_UNIQUE, FEATURE_CONFIG, FEATURE_METRICS, FILLS,
                       LABEL_NOISE, SIZES, SWEEP_CONFIG, ClassicalEvaluation, DataStudy,
                       FeatureCurve, Sweep, Throughput, data_study, evaluate_classical,
@@ -27,7 +28,8 @@ from .cli import main
 
 __all__ = ["CROSSOVER_CONFIG", "CROSSOVER_SIZES", "EARLY_STOPPING_SCENES", "PIPELINE_GRID", "SCENE_METRICS",
            "STEREO_GRID", "Crossover", "CrossoverStudy", "Tuning", "bootstrap_crossover",
-           "bootstrap_means", "crossover_study", "interval", "resample", "scene_scores",
+           "bootstrap_means", "crossover_study", "interval", "paired_interval", "resample",
+           "scene_scores",
            "split_scenes", "study_models", "tune_classical",
            "DATA_NOMINAL", "DATA_UNIQUE", "FEATURE_CONFIG", "FEATURE_METRICS", "FILLS",
            "LABEL_NOISE", "METRICS", "SIZES", "SWEEP_CONFIG", "ClassicalEvaluation", "CostModel",

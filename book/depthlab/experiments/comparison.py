@@ -179,6 +179,13 @@ def _run_path(n_scenes, world_config, config, data):
     return cache.directory() / f"model-{key}.pt", cache.directory() / f"run-{key}.json"
 
 
+def _run_recipe(config, seed, monocular=False, steps=None):
+    """The training and data configurations of one run of the study: ``config`` with the run's
+    seed (and step cap), on the world's stream of that seed."""
+    recipe = dataclasses.replace(config, seed=seed, steps=config.steps if steps is None else steps)
+    return recipe, learned.DataConfig(stream=seed, monocular=monocular)
+
+
 def _learned_job(n_scenes, world_config, config, data, n_test):
     """Worker: trains one model with early stopping on validation scenes, scores it on the
     test scenes, and returns it as bytes with its per-scene scores and training record."""
@@ -201,8 +208,7 @@ def _train_runs(runs, world_config, config, n_test, progress, desc):
     the cap on training steps); returns their records by run, and the tasks."""
     def where(run):
         n, seed, monocular, steps = run
-        recipe = dataclasses.replace(config, seed=seed, steps=steps)
-        data = learned.DataConfig(stream=seed, monocular=monocular)
+        recipe, data = _run_recipe(config, seed, monocular, steps)
         return (n, world_config, recipe, data, n_test), _run_path(n, world_config, recipe, data)
 
     todo = [run for run in sorted(set(runs), key=lambda r: (-r[0] * r[3], r))
@@ -239,9 +245,8 @@ def study_models(sizes, seed: int = 0, monocular: bool = False,
     monocular = bool(monocular)
     _train_runs([(n, seed, monocular, config.steps) for n in sizes], world_config, config,
                 n_test, progress, "learned")
-    recipe = dataclasses.replace(config, seed=seed)
-    data = learned.DataConfig(stream=seed, monocular=monocular)
-    return {n: learned.load(_run_path(n, world_config, recipe, data)[0]) for n in sizes}
+    return {n: learned.load(_run_path(n, world_config, *_run_recipe(config, seed, monocular))[0])
+            for n in sizes}
 
 
 def _bracket(sizes, gap):
@@ -392,8 +397,7 @@ class CrossoverStudy:
     def model(self, n_scenes: int, seed: int = 0, monocular: bool = False) -> learned.DepthModel:
         """A trained model of the study, from the cache."""
         return learned.load(_run_path(n_scenes, self.world_config,
-                                      dataclasses.replace(self.config, seed=seed),
-                                      learned.DataConfig(stream=seed, monocular=monocular))[0])
+                                      *_run_recipe(self.config, seed, monocular))[0])
 
     def to_json(self) -> dict:
         """The command line's JSON (see `cli`)."""

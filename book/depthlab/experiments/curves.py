@@ -9,7 +9,8 @@ import numpy as np
 import scipy.optimize
 
 __all__ = ["METRICS", "Crossover", "PowerLaw", "as_error", "bootstrap_crossover",
-           "bootstrap_means", "crossing", "fit_power_law", "interval", "resample"]
+           "bootstrap_means", "crossing", "fit_power_law", "interval", "paired_interval",
+           "resample"]
 
 #: The metrics the studies record, and whether larger is better.
 METRICS = {"absrel": False, "delta1": True}
@@ -151,6 +152,15 @@ def interval(replicates, level: float = 0.95) -> list:
     low, high = np.percentile(np.asarray(replicates, float), [tail, 100.0 - tail], axis=-1)
     return [low.tolist() if np.ndim(low) else float(low),
             high.tolist() if np.ndim(high) else float(high)]
+
+
+def paired_interval(a, b, replicates: int = 1000, level: float = 0.95) -> list:
+    """The `interval` of the mean of ``a - b``: per-scene scores of two methods on the same
+    scenes, (n,) or (seeds, n) arrays paired seed by seed, resampled as `bootstrap_means` does
+    (scenes with `resample`, and seeds)."""
+    difference = np.asarray(a, float) - np.asarray(b, float)
+    return interval(bootstrap_means(difference, resample(difference.shape[-1], replicates)),
+                    level)
 
 
 @dataclasses.dataclass(frozen=True)
