@@ -3,11 +3,15 @@ the study's caching, tuning and seeds on a tiny real run, and its JSON."""
 import dataclasses
 import json
 
+import matplotlib
 import numpy as np
 import pytest
 import torch
 
-from depthlab import experiments, learned, metrics, parallel, world
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from depthlab import experiments, learned, metrics, parallel, plotting, world
 from depthlab.experiments import comparison
 
 RNG = np.random.default_rng(0)
@@ -117,6 +121,62 @@ def test_the_crossover_command_prints_the_study_as_json(monkeypatch, capsys):
     assert "crossover N against motion_stereo" in capsys.readouterr().out
 
 
+def _map():
+    """A map of two synthetic levels: the learned model passes the pipeline in the first, and
+    loses to it everywhere in the second."""
+    phases = ((parallel.Task("a", "worker 0", 0.0, 4.0), parallel.Task("b", "worker 1", 0.0, 4.0)),
+              tuple(parallel.Task(str(i), f"worker {i % 2}", 4.0 + 3 * (i // 2),
+                                  7.0 + 3 * (i // 2)) for i in range(6)))
+    return experiments.CrossoverMap({"easy": _study([0.3, 0.2, 0.1], 0.2),
+                                     "hard": _study([0.5, 0.45, 0.4], 0.2)}, phases)
+
+
+def test_the_map_names_a_winner_only_with_an_interval_that_excludes_a_tie():
+    atlas = _map()
+    assert atlas.verdicts("easy", "absrel", "classical") == ["classical", "undecided", "learned"]
+    assert atlas.verdicts("hard", "absrel", "classical") == ["classical"] * 3
+    assert atlas.verdicts("easy", "absrel", "motion_stereo")[0] == "motion_stereo"
+    assert set(atlas.verdicts("hard", "delta1", "motion_stereo")) <= set(experiments.VERDICTS)
+    assert atlas.crossover("easy", "absrel", "classical").interval is not None
+    assert atlas.crossover("hard", "absrel", "classical").interval is None
+    assert atlas.seconds() == pytest.approx(4.0 + 9.0)
+    assert atlas.projected_seconds(1) == pytest.approx(8.0 + 18.0)
+    assert atlas.projected_seconds(32) == pytest.approx(4.0 + 3.0)
+    for level in ("easy", "hard"):  # a lower confidence leaves fewer cells undecided
+        assert atlas.verdicts(level, "delta1", "motion_stereo", confidence=0.6).count(
+            "undecided") <= atlas.verdicts(level, "delta1", "motion_stereo").count("undecided")
+    fig, ax = plt.subplots()
+    plotting.verdict_map(ax, atlas, "absrel", "classical")
+    colours = [tuple(p.get_facecolor()[:3]) for p in ax.patches]
+    assert len(colours) == 6 and len(set(colours)) == 3  # learned, classical and undecided
+    plt.close(fig)
+    with pytest.raises(ValueError, match="confidence"):
+        atlas.verdicts("easy", "absrel", "classical", confidence=1.0)
+    with pytest.raises(ValueError, match="level"):
+        atlas.verdicts("medium", "absrel", "classical")
+    with pytest.raises(ValueError, match="method"):
+        atlas.verdicts("easy", "absrel", "constant")
+
+
+def test_the_map_command_prints_verdicts_as_json(monkeypatch, capsys):
+    atlas = _map()
+    monkeypatch.setattr(comparison, "crossover_map", lambda **kwargs: atlas)
+    assert experiments.main(["map", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["levels"] == ["easy", "hard"] and out["sizes"] == list(SIZES)
+    level = out["level"]["easy"]
+    assert level["verdict"]["classical"]["absrel"] == ["classical", "undecided", "learned"]
+    for method in ("classical", "motion_stereo"):
+        low, high = level["ci"][method]["delta1"]
+        assert low < level["mean"][method]["delta1"] < high
+        assert len(level["gap"][method]["absrel"]["ci"]) == len(SIZES)
+        assert set(level["crossover_n"][method]["absrel"]) >= {"median", "interval"}
+    assert len(level["ci"]["learned"]["absrel"]) == len(SIZES)
+    assert set(out["projected_seconds"]) == {"2", "8", "32"}
+    experiments.main(["map"])
+    assert "crossover N" in capsys.readouterr().out
+
+
 def test_the_power_law_reports_intervals():
     study = _study([0.3, 0.2, 0.15], 0.2)
     law = study.power_law("absrel", replicates=50)
@@ -176,6 +236,20 @@ def test_a_tiny_study_tunes_on_validation_trains_more_seeds_and_is_cached(tmp_pa
         assert alone.best_step == model.best_step
         assert all(torch.equal(a, b) for a, b in zip(alone.net.state_dict().values(),
                                                       model.net.state_dict().values()))
+        # The map: its level of the study's world reuses the study's models, and trains
+        # only the other level's; every method is tuned on each level's validation scenes.
+        noisy = dataclasses.replace(world.WorldConfig(), noise=0.05, blur=1.0)
+        atlas = experiments.crossover_map({"default": world.WorldConfig(), "noisy": noisy},
+                                          sizes=(2, 4, 8), seeds=(0,), n_test=12,
+                                          n_validation=10, config=config, progress=False)
+        assert len(trained()) == len(count) + 3
+        assert np.array_equal(atlas.levels["default"].learned["absrel"][1][0],
+                              study.learned["absrel"][1][0])
+        assert atlas.levels["default"].tuning == study.tuning
+        assert atlas.levels["noisy"].methods["classical"]["absrel"].shape == (12,)
+        assert len(atlas.phases[-1]) == 3  # the jobs the map ran: the noisy level's models
+        assert all(len(atlas.verdicts(level, "absrel", "classical")) == 3
+                   for level in ("default", "noisy"))
     finally:
         parallel.shutdown()
     with pytest.raises(ValueError, match="patience"):
@@ -190,3 +264,11 @@ def test_a_tiny_study_tunes_on_validation_trains_more_seeds_and_is_cached(tmp_pa
         experiments.study_models([4], world_config={"noise": 0.01})
     with pytest.raises(ValueError, match="sizes"):
         experiments.study_models([0])
+    with pytest.raises(TypeError, match="WorldConfig"):
+        experiments.crossover_map({"bad": {"noise": 0.01}})
+    with pytest.raises(ValueError, match="levels"):
+        experiments.crossover_map({})
+    with pytest.raises(ValueError, match="sizes"):
+        experiments.crossover_map(sizes=(4, 2, 8))
+    with pytest.raises(ValueError, match="seeds"):
+        experiments.crossover_map(seeds=(0, 0))

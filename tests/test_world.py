@@ -112,6 +112,12 @@ def test_motion_spread_zero_fixes_the_direction():
     (dict(objects=[1, 3]), TypeError, "objects"),
     (dict(object_depth=(3.0, 8.0)), ValueError, "object_depth"),
     (dict(motion_spread=400.0), ValueError, "motion_spread"),
+    (dict(shot_noise=-1e-3), ValueError, "shot_noise"),
+    (dict(shot_noise=0.5), ValueError, "shot_noise"),
+    (dict(blur=-0.5), ValueError, "blur"),
+    (dict(blur=9.0), ValueError, "blur"),
+    (dict(blur="soft"), TypeError, "blur"),
+    (dict(lighting_change=1.0), ValueError, "lighting_change"),
 ])
 def test_config_rejects_bad_values(kwargs, error, word):
     with pytest.raises(error, match=word):
@@ -156,3 +162,60 @@ def test_max_disparity_bounds_every_rendered_disparity():
     assert float(world.render_scenes(0, range(300), near).disparity.max()) \
         <= near.max_disparity
     assert near.max_disparity > config.max_disparity
+
+
+def _clean(**knobs):
+    """The default world without noise and lighting change, with ``knobs`` on top."""
+    return world.WorldConfig(**{"noise": 0.0, "lighting_change": 0.0, **knobs})
+
+
+def test_noise_has_the_documented_standard_deviation():
+    clean = world.render_scenes(0, range(20), _clean())
+    for knobs, expected in ((dict(noise=0.02), lambda y: 0.02 + 0 * y),
+                            (dict(noise=0.01, shot_noise=4e-3),
+                             lambda y: np.sqrt(0.01 ** 2 + 4e-3 * y))):
+        noisy = world.render_scenes(0, range(20), _clean(**knobs))
+        inside = (clean.frame0 > 0.15) & (clean.frame0 < 0.85)  # no clipping
+        residual = (noisy.frame0 - clean.frame0)[inside]
+        assert abs(residual.mean()) < 1e-3
+        # Standardised by the documented deviation, the residual has unit variance.
+        assert abs(np.std(residual / expected(clean.frame0[inside])) - 1.0) < 0.02
+        assert np.array_equal(noisy.depth, clean.depth)
+    bright, dark = (clean.frame0 > 0.6) & (clean.frame0 < 0.85), (clean.frame0 > 0.15) & (
+        clean.frame0 < 0.3)
+    shot = world.render_scenes(0, range(20), _clean(shot_noise=4e-3)).frame0 - clean.frame0
+    assert shot[bright].std() > 1.5 * shot[dark].std()  # shot noise grows with the signal
+
+
+def test_lighting_change_scales_frame1_only():
+    clean = world.render_scenes(0, range(20), _clean())
+    lit = world.render_scenes(0, range(20), _clean(lighting_change=0.3))
+    assert np.array_equal(lit.frame0, clean.frame0)
+    fits = []  # frame 1 = gain * clean frame 1 + offset, fitted on the unclipped pixels
+    for i in range(20):
+        inside = (lit.frame1[i] > 0.01) & (lit.frame1[i] < 0.99)
+        fits.append(np.polyfit(clean.frame1[i][inside], lit.frame1[i][inside], 1))
+    gain, offset = np.array(fits).T
+    assert np.abs(gain - 1).max() <= 0.31 and np.abs(offset).max() <= 0.16  # and the fit's error
+    assert np.ptp(gain) > 0.2 and np.ptp(offset) > 0.1
+
+
+def test_blur_smooths_both_frames_and_keeps_the_truth():
+    sharp = world.render_scenes(0, range(10), _clean())
+    soft = world.render_scenes(0, range(10), _clean(blur=1.0))
+    for name in ("frame0", "frame1"):
+        detail = lambda f: np.abs(np.diff(getattr(f, name), axis=-1)).mean()  # noqa: E731
+        assert detail(soft) < 0.7 * detail(sharp)
+        assert abs(getattr(soft, name).mean() - getattr(sharp, name).mean()) < 2e-3
+    for name in ("depth", "flow", "visible"):
+        assert np.array_equal(getattr(soft, name), getattr(sharp, name))
+
+
+def test_named_cameras_start_with_the_default_world_and_get_harder():
+    assert list(world.CAMERAS)[0] == "ideal" and world.CAMERAS["ideal"] == world.WorldConfig()
+    clean = world.render_scenes(0, range(10), _clean())
+    spread = [np.std(world.render_scenes(0, range(10), c).frame0 - clean.frame0)
+              for c in world.CAMERAS.values()]
+    assert spread == sorted(spread)
+    for camera in list(world.CAMERAS.values())[1:]:
+        assert camera.blur > 0 and camera.shot_noise > 0

@@ -12,10 +12,11 @@ import io
 
 import matplotlib
 import matplotlib.pyplot as plt
+from matplotlib.patches import Rectangle
 import numpy as np
 
 __all__ = ["COLORS", "DEPTH_CMAP", "ERROR_CMAP", "METRIC_LABELS", "figure_bytes",
-           "interval_curve", "learning_curve", "show_depth", "show_error", "show_frame", "show_matches",
+           "interval_curve", "learning_curve", "show_depth", "verdict_map", "show_error", "show_frame", "show_matches",
            "task_stream"]
 
 COLORS = {
@@ -193,6 +194,42 @@ def interval_curve(ax, study, metric, mark=None, monocular=True):
     ax.set_xlabel("training scenes N")
     ax.set_ylabel(METRIC_LABELS[metric.removesuffix("_noc")]
                   + (", non-occluded" if metric.endswith("_noc") else ""))
+
+
+def verdict_map(ax, atlas, metric, method, confidence=0.95):
+    """Draws who wins where: one row per level of a crossover map (the easiest on top), one
+    cell per training-set size, coloured by the winner at ``confidence`` (grey: neither) and
+    labelled with the mean gap (the learned model's error minus the method's).
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    atlas : depthlab.experiments.CrossoverMap
+    metric : str
+        "absrel" or "delta1" (or another `SCENE_METRICS` name).
+    method : str
+        "classical" (the SIFT pipeline) or "motion_stereo".
+    confidence : float
+    """
+    colours = {"learned": COLORS["learned"], method: COLORS["classical"], "undecided": "0.85"}
+    levels, sizes = list(atlas.levels), atlas.sizes
+    for row, level in enumerate(levels):
+        gap = atlas.levels[level].gap(metric, method).mean(1)
+        for col, verdict in enumerate(atlas.verdicts(level, metric, method, confidence)):
+            ax.add_patch(Rectangle((col - 0.5, row - 0.5), 1, 1,
+                                   color=colours[verdict], alpha=0.8, lw=0))
+            ax.text(col, row, f"{gap[col]:+.3f}", ha="center", va="center", fontsize=7,
+                    color="k" if verdict == "undecided" else "w")
+    ax.set_xlim(-0.5, len(sizes) - 0.5)
+    ax.set_ylim(len(levels) - 0.5, -0.5)
+    ax.set_xticks(range(len(sizes)), [str(n) for n in sizes])
+    ax.set_yticks(range(len(levels)), [level.replace("_", " ") for level in levels])
+    ax.set_xlabel("training scenes N")
+    ax.spines[["left", "bottom"]].set_visible(False)
+    ax.tick_params(length=0)
+    name = {"classical": "SIFT pipeline", "motion_stereo": "motion stereo"}[method]
+    ax.set_title(f"{METRIC_LABELS[metric.removesuffix('_noc')].split(' (')[0]}: learned vs "
+                 f"{name}")
 
 
 def figure_bytes(fig, format="png", dpi=None) -> bytes:

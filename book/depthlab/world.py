@@ -21,6 +21,10 @@ photos that scikit-image ships [1]_.
 References
 ----------
 .. [1] S. van der Walt et al., "scikit-image: image processing in Python", PeerJ 2:e453, 2014.
+.. [2] T. Brooks, B. Mildenhall, T. Xue, J. Chen, D. Sharlet and J. T. Barron, "Unprocessing
+   images for learned raw denoising", CVPR 2019.
+.. [3] B. Zhang, J. Zerubia and J.-C. Olivo-Marin, "Gaussian approximations of fluorescence
+   microscope point-spread function models", Applied Optics 46(10), 2007.
 """
 from __future__ import annotations
 
@@ -29,11 +33,12 @@ import functools
 
 import cv2
 import numpy as np
+from scipy import ndimage
 from skimage import color, data
 
 from . import _checks
 
-__all__ = ["DOMAINS", "HELD_OUT_SEED", "VALIDATION_SEED", "Scene", "WorldConfig", "render_scene", "render_scenes"]
+__all__ = ["CAMERAS", "DOMAINS", "HELD_OUT_SEED", "VALIDATION_SEED", "Scene", "WorldConfig", "render_scene", "render_scenes"]
 
 #: Texture sets ("domains") that scenes draw their surfaces from.
 DOMAINS = {
@@ -79,9 +84,18 @@ class WorldConfig:
     low_texture_share : float
         Probability that a surface is nearly textureless.
     noise : float
-        Standard deviation of the sensor noise (intensities are in [0, 1]).
+        Standard deviation of the signal-independent sensor noise (read noise; intensities
+        are in [0, 1]).
+    shot_noise : float
+        Signal-dependent noise: the noise variance grows by ``shot_noise`` per unit of
+        intensity, so a pixel of intensity ``y`` gets a standard deviation of
+        ``sqrt(noise**2 + shot_noise * y)`` (the Poissonian-Gaussian model of raw sensor data).
     lighting_change : float
-        Largest relative gain change between the two frames; the offset change is half.
+        Largest relative gain change between the two frames (exposure, or the light); the
+        offset change is half.
+    blur : float
+        Standard deviation in pixels of the Gaussian blur of both frames (the optics'
+        point-spread function, or defocus); 0 renders them sharp.
     brightness : float
         Exposure of both frames (1.0 is normal, smaller is darker).
     motion_direction : float
@@ -106,7 +120,9 @@ class WorldConfig:
     max_slant: float = 1.0
     low_texture_share: float = 0.15
     noise: float = 0.01
+    shot_noise: float = 0.0
     lighting_change: float = 0.1
+    blur: float = 0.0
     brightness: float = 1.0
     motion_direction: float = 0.0
     motion_spread: float = 360.0
@@ -126,6 +142,7 @@ class WorldConfig:
         for name, low, high in (("slant_probability", 0, 1), ("low_texture_share", 0, 1),
                                 ("focal", 0.1, 10), ("background_tilt", 0, 0.95),
                                 ("max_slant", 0, 2), ("noise", 0, 0.5),
+                                ("shot_noise", 0, 0.1), ("blur", 0, 5),
                                 ("lighting_change", 0, 0.9), ("brightness", 0.05, 2),
                                 ("motion_direction", -360, 360), ("motion_spread", 0, 360)):
             _checks.number(name, getattr(self, name), low, high)
@@ -151,6 +168,28 @@ class WorldConfig:
         nearest = max(1.0 + self.max_slant * diagonal, 1.0 + self.background_tilt * diagonal
                       * self.object_depth[0] / self.background_depth[0])
         return float(self.focal_px * self.baseline[1] / self.object_depth[0] * nearest)
+
+
+def _raw_camera(shot_noise: float, blur: float = 0.5) -> WorldConfig:
+    """The default world seen by a camera whose shot noise is ``shot_noise`` (variance per
+    unit of linear intensity), with the read noise that goes with it in real raw photographs,
+    ``log(read variance) = 2.18 log(shot_noise) + 1.20`` [2]_, and an in-focus optical blur of
+    ``blur`` pixels: a diffraction-limited lens has a point-spread function of about 0.42
+    wavelength times f-number [3]_, some 0.5 to 2 micrometres, and the pixel's own area adds
+    0.29 pixel."""
+    read = float(np.sqrt(np.exp(2.18 * np.log(shot_noise) + 1.20)))
+    return WorldConfig(noise=read, shot_noise=shot_noise, blur=blur)
+
+
+#: Named cameras, from the easiest world to the hardest. "ideal" is the book's default world.
+#: "typical" and "low_light" add the noise of real raw photographs, at the middle (on a log
+#: scale) and at the top of the shot noise range that Brooks et al. [2]_ draw from to model
+#: real cameras (1e-4 to 0.012), and the optical blur of an in-focus lens.
+CAMERAS = {
+    "ideal": WorldConfig(),
+    "typical": _raw_camera(float(np.sqrt(1e-4 * 0.012))),
+    "low_light": _raw_camera(0.012),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -438,11 +477,20 @@ def _render(seed, indices, config):
                      target_rows, cv2.INTER_NEAREST).reshape(n, h, w)
     visible = inside & (np.abs(seen - inv0) <= 0.01 * inv0)
 
-    # Zero-mean sensor noise with standard deviation config.noise (uniform, for speed).
-    noise = np.stack([rng.random((2, h, w), dtype=np.float32) for rng in rngs], 1)
-    noise = (noise - 0.5) * np.float32(np.sqrt(12.0) * config.noise)
-    frame0 = np.clip(config.brightness * image0 + noise[0], 0.0, 1.0)
-    frame1 = np.clip(config.brightness * (gain * image1 + offset) + noise[1], 0.0, 1.0)
+    # The optics blur the light before it reaches the sensor; the exposure scales it.
+    if config.blur > 0:
+        image0, image1 = (ndimage.gaussian_filter(image, (0, config.blur, config.blur),
+                                                  mode="mirror") for image in (image0, image1))
+    signal = (config.brightness * image0, config.brightness * (gain * image1 + offset))
+    # Zero-mean sensor noise (uniform, for speed) with standard deviation config.noise, and
+    # sqrt(config.noise ** 2 + config.shot_noise * signal) with shot noise.
+    noise = np.stack([rng.random((2, h, w), dtype=np.float32) for rng in rngs], 1) - 0.5
+    if config.shot_noise > 0:
+        noise *= np.float32(np.sqrt(12.0)) * np.sqrt(
+            config.noise ** 2 + config.shot_noise * np.clip(signal, 0.0, 1.0)).astype(np.float32)
+    else:
+        noise *= np.float32(np.sqrt(12.0) * config.noise)
+    frame0, frame1 = (np.clip(s + n, 0.0, 1.0) for s, n in zip(signal, noise))
     return Scene(frame0=frame0.astype(np.float32), frame1=frame1.astype(np.float32),
                  depth=(1.0 / inv0).astype(np.float32), flow=flow,
                  visible=visible, low_texture=contrast0 == np.float32(_LOW_TEXTURE_CONTRAST),

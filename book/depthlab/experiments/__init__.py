@@ -4,7 +4,8 @@
   study, the throughput of the executor), each a set of jobs for `depthlab.parallel` whose
   results `depthlab.cache` keeps;
 - `comparison`: the fair crossover study (classical methods tuned on validation, the learned
-  model with early stopping, a monocular control, paired bootstrap intervals);
+  model with early stopping, a monocular control, paired bootstrap intervals), and the map of
+  its verdicts across cameras;
 - `curves`: the learning-curve maths (errors, the power law, where a curve crosses a line,
   bootstrap intervals);
 - `costs`: the price list of labelled data;
@@ -12,8 +13,9 @@
 
 Everything public is also available here, as ``experiments.sweep`` and so on.
 """
-from .comparison import (CROSSOVER_CONFIG, CROSSOVER_SIZES, EARLY_STOPPING_SCENES, PIPELINE_GRID,
-                         SCENE_METRICS, STEREO_GRID, CrossoverStudy, Tuning, crossover_study,
+from .comparison import (CROSSOVER_CONFIG, CROSSOVER_SIZES, EARLY_STOPPING_SCENES, MAP_SEEDS,
+                         MAP_SIZES, PIPELINE_GRID, SCENE_METRICS, STEREO_GRID, VERDICTS,
+                         CrossoverMap, CrossoverStudy, Tuning, crossover_map, crossover_study,
                          scene_scores, split_scenes, study_models, tune_classical)
 from .costs import CostModel
 from .curves import (METRICS, Crossover, PowerLaw, as_error, bootstrap_crossover,
@@ -26,9 +28,10 @@ from .studies import (DATA_NOMINAL, DATA_UNIQUE, FEATURE_CONFIG, FEATURE_METRICS
                       train_models, trained_descriptor, trained_model)
 from .cli import main
 
-__all__ = ["CROSSOVER_CONFIG", "CROSSOVER_SIZES", "EARLY_STOPPING_SCENES", "PIPELINE_GRID", "SCENE_METRICS",
-           "STEREO_GRID", "Crossover", "CrossoverStudy", "Tuning", "bootstrap_crossover",
-           "bootstrap_means", "crossover_study", "interval", "paired_interval", "resample",
+__all__ = ["CROSSOVER_CONFIG", "CROSSOVER_SIZES", "EARLY_STOPPING_SCENES", "MAP_SEEDS", "MAP_SIZES",
+           "PIPELINE_GRID", "SCENE_METRICS", "STEREO_GRID", "VERDICTS", "Crossover",
+           "CrossoverMap", "CrossoverStudy", "Tuning", "bootstrap_crossover",
+           "bootstrap_means", "crossover_map", "crossover_study", "interval", "paired_interval", "resample",
            "scene_scores",
            "split_scenes", "study_models", "tune_classical",
            "DATA_NOMINAL", "DATA_UNIQUE", "FEATURE_CONFIG", "FEATURE_METRICS", "FILLS",

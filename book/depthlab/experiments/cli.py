@@ -5,10 +5,11 @@
     python -m depthlab.experiments learned --scenes 4096 --seed 0 --recipe study --json
     python -m depthlab.experiments features --json
     python -m depthlab.experiments crossover --json
+    python -m depthlab.experiments map --json
     python -m depthlab.experiments duplicates --json
     python -m depthlab.experiments throughput --json
 
-The studies (features, crossover, duplicates) run their jobs on a local Dask cluster, or on
+The studies (features, crossover, map, duplicates) run their jobs on a local Dask cluster, or on
 the cluster that ``--scheduler tcp://host:port`` (or ``$DEPTHLAB_SCHEDULER``) names. They show
 a progress bar, unless ``--json`` is given, which prints only the JSON.
 """
@@ -49,6 +50,25 @@ def _print_crossover(result):
             print(f"  crossover N against {method}: " + (
                 f"{cross['median']:.0f} [{cross['interval'][0]:.0f}, {cross['interval'][1]:.0f}]"
                 if cross["interval"] else f"not identified ({cross['reason']})"))
+
+
+def _print_map(result):
+    """The map command's text output, from its JSON."""
+    for name in result["levels"]:
+        level = result["level"][name]
+        print(f"{name}:")
+        for metric in result["metrics"]:
+            for method in ("classical", "motion_stereo"):
+                cross = level["crossover_n"][method][metric]
+                print(f"  {metric} against {method}: "
+                      + " ".join(f"{n}:{v}" for n, v in zip(result["sizes"],
+                                                            level["verdict"][method][metric]))
+                      + "; crossover N " + (
+                          f"{cross['median']:.0f} [{cross['interval'][0]:.0f}, "
+                          f"{cross['interval'][1]:.0f}]" if cross["interval"]
+                          else f"not identified ({cross['reason']})"))
+    print(f"{result['seconds']:.0f} s of jobs here; projected on 8 workers "
+          f"{result['projected_seconds']['8']:.0f} s, on 32 {result['projected_seconds']['32']:.0f} s")
 
 
 def _print_features(result):
@@ -108,10 +128,15 @@ def _parser():
                        ("crossover", "the learned model's learning curve against the classical "
                         "methods tuned on validation, with bootstrap intervals (cached; cold, "
                         "about 15 minutes on 2 cores, more with the learned descriptor)"),
+                       ("map", "who wins where: the learned model against both classical "
+                        "methods, each tuned per world, at every camera of world.CAMERAS and "
+                        "several training-set sizes (cached; shares the crossover's models)"),
                        ("duplicates", "training sets of copied, augmented or wrongly labelled "
                         "scenes (cached; runs the crossover first)")):
         study = commands.add_parser(name, help=text)
-        study.add_argument("--seeds", type=_positive, default=3, help="seeds 0 .. SEEDS - 1")
+        study.add_argument("--seeds", type=_positive,
+                           default=len(comparison.MAP_SEEDS) if name == "map" else 3,
+                           help="seeds 0 .. SEEDS - 1")
         study.add_argument("--scheduler", help="address of a Dask scheduler to run the jobs on "
                            f"(tcp://host:port), or {parallel.IN_PROCESS!r} to compute in this "
                            f"process (default: ${parallel.SCHEDULER_VARIABLE}, else a local "
@@ -156,11 +181,11 @@ def _throughput(args):
 
 
 def main(argv=None) -> int:
-    """The command line: ``classical``, ``learned``, ``features``, ``crossover``,
+    """The command line: ``classical``, ``learned``, ``features``, ``crossover``, ``map``,
     ``duplicates`` or ``throughput``; ``--help`` on each lists its options."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command in ("features", "crossover", "duplicates"):
+    if args.command in ("features", "crossover", "map", "duplicates"):
         try:
             if args.scheduler is not None:
                 os.environ[parallel.SCHEDULER_VARIABLE] = args.scheduler
@@ -176,6 +201,7 @@ def main(argv=None) -> int:
                                                           steps=args.steps))
             study, show = {"features": (studies.feature_curve, _print_features),
                            "crossover": (comparison.crossover_study, _print_crossover),
+                           "map": (comparison.crossover_map, _print_map),
                            "duplicates": (studies.data_study, _print_data)}[args.command]
             result = study(**options).to_json()
             if args.command == "crossover" and not args.no_features:

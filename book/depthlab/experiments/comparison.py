@@ -27,8 +27,9 @@ from ..metrics import SCENE_METRICS
 from .curves import (METRICS, as_error, bootstrap_crossover, bootstrap_means, fit_power_law,
                      interval, resample)
 
-__all__ = ["CROSSOVER_CONFIG", "CROSSOVER_SIZES", "EARLY_STOPPING_SCENES", "PIPELINE_GRID", "SCENE_METRICS",
-           "STEREO_GRID", "CrossoverStudy", "Tuning", "crossover_study", "scene_scores",
+__all__ = ["CROSSOVER_CONFIG", "CROSSOVER_SIZES", "EARLY_STOPPING_SCENES", "MAP_SEEDS", "MAP_SIZES",
+           "PIPELINE_GRID", "SCENE_METRICS", "STEREO_GRID", "VERDICTS", "CrossoverMap",
+           "CrossoverStudy", "Tuning", "crossover_map", "crossover_study", "scene_scores",
            "split_scenes", "study_models", "tune_classical"]
 
 #: Bump when the study's own logic (which runs it makes, what it stores) changes: it is part
@@ -128,24 +129,59 @@ class Tuning:
         return min(("classical", "motion_stereo"), key=lambda m: self.validation(m)["absrel"])
 
 
-def _descend(method, grid, fixed, world_config, n_validation, progress, tried):
-    """Coordinate descent over ``grid`` on validation AbsRel; returns the chosen values."""
-    chosen = {name: values[0] for name, values in grid.items()}
+def _descend(method, grid, fixed, worlds, n_validation, progress, tried, phases):
+    """Coordinate descent over ``grid`` on validation AbsRel, in lockstep for every world of
+    ``worlds`` (one batch of jobs per parameter, whose tasks are appended to ``phases``);
+    ``fixed`` and ``tried`` are per world. Returns the chosen values per world."""
+    chosen = [{name: values[0] for name, values in grid.items()} for _ in worlds]
     for name, values in grid.items():
-        settings = [{**chosen, name: v} for v in values]
-        jobs = [((s, None) if method == "classical" else (fixed, s)) + (world_config,
-                "validation", n_validation) for s in settings]
-        results, _ = parallel.run(_classical_job, jobs, progress=progress,
-                                  desc=f"validation: {method}, {name}",
-                                  labels=[f"{name} = {v}" for v in values])
-        for setting, scores in zip(settings, results):
-            params = setting if method == "classical" else {**fixed, **setting}
-            if not any(t["method"] == method and t["params"] == params for t in tried):
-                tried.append({"method": method, "params": params,
-                              **{m: float(np.mean(scores[m])) for m in METRICS}})
-        means = [float(np.mean(r["absrel"])) for r in results]
-        chosen[name] = values[int(np.argmin(means))]  # the first of equals: the default
+        settings = [[{**c, name: v} for v in values] for c in chosen]
+        jobs = [((s, None) if method == "classical" else (f, s)) + (w, "validation", n_validation)
+                for w, f, row in zip(worlds, fixed, settings) for s in row]
+        results, tasks = parallel.run(_classical_job, jobs, progress=progress,
+                                      desc=f"validation: {method}, {name}",
+                                      labels=[f"{name} = {v}" for _ in worlds for v in values])
+        phases.append(tasks)
+        for k, row in enumerate(settings):
+            scores = results[k * len(values):(k + 1) * len(values)]
+            for setting, score in zip(row, scores):
+                params = setting if method == "classical" else {**fixed[k], **setting}
+                if not any(t["method"] == method and t["params"] == params for t in tried[k]):
+                    tried[k].append({"method": method, "params": params,
+                                     **{m: float(np.mean(score[m])) for m in METRICS}})
+            means = [float(np.mean(r["absrel"])) for r in scores]
+            chosen[k][name] = values[int(np.argmin(means))]  # the first of equals: the default
     return chosen
+
+
+def _check_world(world_config):
+    if not isinstance(world_config, world.WorldConfig):
+        raise TypeError(f"world_config must be a WorldConfig, got {type(world_config).__name__}")
+    return world_config
+
+
+def _tune(worlds, n_validation, progress, phases=None):
+    """`tune_classical` for several worlds at once: the ones not cached yet are tuned in
+    lockstep, so that their jobs share the workers (each batch's tasks are appended to
+    ``phases``)."""
+    phases = [] if phases is None else phases
+    n_validation = _checks.integer("n_validation", n_validation, 10, 100_000)
+    paths = [cache.directory() / "tuning-{}.json".format(cache.cache_key(
+        w, n_validation, PIPELINE_GRID, STEREO_GRID)) for w in worlds]
+    todo = [k for k, path in enumerate(paths) if not path.is_file()]
+    if todo:
+        todo_worlds = [worlds[k] for k in todo]
+        tried = [[] for _ in todo]
+        pipeline = _descend("classical", PIPELINE_GRID, [None] * len(todo), todo_worlds,
+                            n_validation, progress, tried, phases)
+        stereo = _descend("motion_stereo", STEREO_GRID, pipeline, todo_worlds, n_validation,
+                          progress, tried, phases)
+        for k, p, st, t in zip(todo, pipeline, stereo, tried):
+            cache.write_atomic(paths[k], lambda target, saved={"pipeline": p, "stereo": st,
+                                                               "tried": t}:
+                               target.write_text(json.dumps(saved)))
+    saved = [json.loads(path.read_text()) for path in paths]
+    return [Tuning(v["pipeline"], v["stereo"], v["tried"], n_validation) for v in saved]
 
 
 def tune_classical(world_config: world.WorldConfig = world.WorldConfig(),
@@ -156,21 +192,7 @@ def tune_classical(world_config: world.WorldConfig = world.WorldConfig(),
 
     Each parameter in turn takes the value with the lowest mean AbsRel, the others held at
     their current choice (coordinate descent, starting from the book's defaults)."""
-    if not isinstance(world_config, world.WorldConfig):
-        raise TypeError(f"world_config must be a WorldConfig, got {type(world_config).__name__}")
-    n_validation = _checks.integer("n_validation", n_validation, 10, 100_000)
-    key = cache.cache_key(world_config, n_validation, PIPELINE_GRID, STEREO_GRID)
-    path = cache.directory() / f"tuning-{key}.json"
-    if not path.is_file():
-        tried = []
-        pipeline = _descend("classical", PIPELINE_GRID, None, world_config, n_validation,
-                            progress, tried)
-        stereo = _descend("motion_stereo", STEREO_GRID, pipeline, world_config, n_validation,
-                          progress, tried)
-        cache.write_atomic(path, lambda target: target.write_text(json.dumps(
-            {"pipeline": pipeline, "stereo": stereo, "tried": tried})))
-    saved = json.loads(path.read_text())
-    return Tuning(saved["pipeline"], saved["stereo"], saved["tried"], n_validation)
+    return _tune([_check_world(world_config)], n_validation, progress)[0]
 
 
 def _run_path(n_scenes, world_config, config, data):
@@ -203,15 +225,16 @@ def _learned_job(n_scenes, world_config, config, data, n_test):
     return cache.to_bytes(learned.save, model), record
 
 
-def _train_runs(runs, world_config, config, n_test, progress, desc):
-    """Trains the runs ``(n_scenes, seed, monocular, steps)`` not cached yet (``steps`` is
-    the cap on training steps); returns their records by run, and the tasks."""
+def _train_runs(runs, config, n_test, progress, desc):
+    """Trains the runs ``(world_config, n_scenes, seed, monocular, steps)`` not cached yet
+    (``steps`` is the cap on training steps), all in one batch of jobs; returns their records
+    by run, and the tasks."""
     def where(run):
-        n, seed, monocular, steps = run
+        world_config, n, seed, monocular, steps = run
         recipe, data = _run_recipe(config, seed, monocular, steps)
         return (n, world_config, recipe, data, n_test), _run_path(n, world_config, recipe, data)
 
-    todo = [run for run in sorted(set(runs), key=lambda r: (-r[0] * r[3], r))
+    todo = [run for run in sorted(set(runs), key=lambda r: (-r[1] * r[4], r[1:]))
             if not where(run)[1][1].is_file()]
 
     def keep(i, result):
@@ -223,7 +246,7 @@ def _train_runs(runs, world_config, config, n_test, progress, desc):
         _learned_job, [where(run)[0] for run in todo], desc=desc, progress=progress, keep=keep,
         labels=[f"N = {n}, seed {s}" + (", monocular" if mono else "")
                 + (f", {steps} steps" if steps != config.steps else "")
-                for n, s, mono, steps in todo])
+                for _, n, s, mono, steps in todo])
     return {run: json.loads(where(run)[1][1].read_text()) for run in runs}, tasks
 
 
@@ -237,16 +260,38 @@ def study_models(sizes, seed: int = 0, monocular: bool = False,
     pay for the whole study, and the study reuses them."""
     sizes = [_checks.integer("sizes", n, 1, 10**6) for n in sizes]
     seed = _checks.integer("seed", seed, 0, 2**31)
-    if not isinstance(world_config, world.WorldConfig):
-        raise TypeError(f"world_config must be a WorldConfig, got {type(world_config).__name__}")
+    _check_world(world_config)
     if not isinstance(config, learned.TrainConfig) or config.patience is None:
         raise ValueError("config must be a learned.TrainConfig with early stopping (patience)")
     n_test = _checks.integer("n_test", n_test, 10, 100_000)
     monocular = bool(monocular)
-    _train_runs([(n, seed, monocular, config.steps) for n in sizes], world_config, config,
+    _train_runs([(world_config, n, seed, monocular, config.steps) for n in sizes], config,
                 n_test, progress, "learned")
     return {n: learned.load(_run_path(n, world_config, *_run_recipe(config, seed, monocular))[0])
             for n in sizes}
+
+
+def _score_methods(worlds, tunings, n_test, progress, default=False):
+    """The tuned pipeline, tuned motion stereo (and with ``default`` the pipeline with the
+    book's defaults) and the constant guess on each world's ``n_test`` test scenes, in one
+    batch of jobs; per world, {method: {metric: per-scene list}}, and the tasks."""
+    settings = [{"classical": (t.pipeline, None),
+                 **({"classical_default": ({}, None)} if default else {}),
+                 "motion_stereo": (t.pipeline, t.stereo)} for t in tunings]
+    results, tasks = parallel.run(
+        _classical_job, [s + (w, "test", n_test) for w, row in zip(worlds, settings)
+                         for s in row.values()],
+        labels=[name for row in settings for name in row], desc="test: classical methods",
+        progress=progress)
+    out, done = [], 0
+    for w, row in zip(worlds, settings):
+        methods = dict(zip(row, results[done:done + len(row)]))
+        done += len(row)
+        test = split_scenes("test", n_test, w)
+        methods["constant"] = {m: v.tolist() for m, v in scene_scores(
+            np.ones_like(test.depth), test).items()}
+        out.append(methods)
+    return out, tasks
 
 
 def _bracket(sizes, gap):
@@ -497,19 +542,13 @@ def crossover_study(sizes=CROSSOVER_SIZES, seeds=(0, 1, 2), extra_seeds=(3, 4),
                           n_validation, config, cap_factor, STUDY_FORMAT)
     path = cache.directory() / f"crossover-{key}.json"
     if not path.is_file():
-        settings = {"classical": (tuning.pipeline, None), "classical_default": ({}, None),
-                    "motion_stereo": (tuning.pipeline, tuning.stereo)}
-        results, tasks = parallel.run(
-            _classical_job, [s + (world_config, "test", n_test) for s in settings.values()],
-            labels=list(settings), desc="test: classical methods", progress=progress)
-        methods = dict(zip(settings, results))
-        test = split_scenes("test", n_test, world_config)
-        methods["constant"] = {m: v.tolist() for m, v in scene_scores(
-            np.ones_like(test.depth), test).items()}
+        (methods,), tasks = _score_methods([world_config], [tuning], n_test, progress,
+                                           default=True)
         cap = config.steps
         runs = [(n, s, False, cap) for n in sizes for s in seeds]
-        records, more = _train_runs(runs, world_config, config, n_test, progress,
-                                    "learned: sizes x seeds")
+        records, more = _train_runs([(world_config,) + run for run in runs], config, n_test,
+                                    progress, "learned: sizes x seeds")
+        records = {run[1:]: record for run, record in records.items()}
         tasks += more
         extra = set()
         for method in ("classical", "motion_stereo"):
@@ -525,10 +564,10 @@ def crossover_study(sizes=CROSSOVER_SIZES, seeds=(0, 1, 2), extra_seeds=(3, 4),
         capped = [s for s in seeds if records[sizes[-1], s, False, cap]["steps"] >= cap]
         if capped:
             extra_runs.append((sizes[-1], capped[0], False, cap_factor * cap))
-        more_records, more = _train_runs(extra_runs, world_config, config, n_test, progress,
-                                         "learned: more seeds near crossovers, the "
-                                         "monocular control, a longer run")
-        records.update(more_records)
+        more_records, more = _train_runs([(world_config,) + run for run in extra_runs], config,
+                                         n_test, progress, "learned: more seeds near "
+                                         "crossovers, the monocular control, a longer run")
+        records.update({run[1:]: record for run, record in more_records.items()})
         tasks += more
         per_size = [sorted(s for (m, s, mono, steps) in records
                            if m == n and not mono and steps == cap) for n in sizes]
@@ -554,3 +593,165 @@ def crossover_study(sizes=CROSSOVER_SIZES, seeds=(0, 1, 2), extra_seeds=(3, 4),
         saved["steps"], saved["best_step"], saved["seconds"], tuning, world_config, config,
         n_test, saved["longer"], cap_factor,
         tasks=tuple(parallel.Task(**t) for t in saved["tasks"]))
+
+
+#: The map's training-set sizes (the study's five smallest) and seeds: where a level's world
+#: is the study's, the map reuses the study's models.
+MAP_SIZES = CROSSOVER_SIZES[:5]
+MAP_SEEDS = (0, 1)
+
+#: Bump when the map's own logic changes (part of its cache key).
+MAP_FORMAT = 1
+
+#: A verdict per cell: who wins with 95% confidence.
+VERDICTS = ("learned", "classical", "motion_stereo", "undecided")
+
+
+@dataclasses.dataclass(frozen=True)
+class CrossoverMap:
+    """Who wins where: the learned model against each tuned classical method, per world
+    ("level" of camera quality) and training-set size, with paired bootstrap intervals.
+
+    Attributes
+    ----------
+    levels : dict
+        Level name to a `CrossoverStudy` of that world (without the monocular control and
+        the longer run): every method tuned on that world's validation scenes.
+    phases : tuple of tuple of parallel.Task
+        The jobs the map ran (none for what the cache held), batch by batch: the batches of
+        the classical methods' tuning, then the test scores, then the training runs. A batch
+        starts when the one before has finished.
+    """
+
+    levels: dict
+    phases: tuple = ()
+
+    @property
+    def sizes(self) -> tuple:
+        return next(iter(self.levels.values())).sizes
+
+    def _level(self, level):
+        if level not in self.levels:
+            raise ValueError(f"level must be one of {list(self.levels)}, got {level!r}")
+        return self.levels[level]
+
+    def verdicts(self, level: str, metric: str, method: str, confidence: float = 0.95) -> list:
+        """Per size: "learned" if the ``confidence`` interval of the gap lies below zero,
+        ``method`` if it lies above, "undecided" if it holds zero."""
+        if method not in CrossoverStudy.CLASSICAL:
+            raise ValueError(f"method must be one of {CrossoverStudy.CLASSICAL}, got {method!r}")
+        confidence = _checks.number("confidence", confidence, 0.5, 0.999)
+        low, high = np.array(interval(self._level(level).gap(metric, method), confidence))
+        return ["learned" if h < 0 else method if lo > 0 else "undecided"
+                for lo, h in zip(low, high)]
+
+    def crossover(self, level: str, metric: str, method: str):
+        """`curves.bootstrap_crossover` of one level's learned curve against ``method``."""
+        return self._level(level).crossover(metric, method)
+
+    def seconds(self) -> float:
+        """Wall seconds of the jobs the map ran, batch after batch."""
+        return float(sum(max(t.stop for t in phase) - min(t.start for t in phase)
+                         for phase in self.phases if phase))
+
+    def projected_seconds(self, workers: int) -> float:
+        """The same jobs on ``workers`` workers (`parallel.schedule` per batch, batch after
+        batch): what a larger cluster would take, from the measured job times."""
+        return float(sum(max(t.stop for t in parallel.schedule([t.seconds for t in phase],
+                                                               workers))
+                         for phase in self.phases if phase))
+
+    def to_json(self) -> dict:
+        """The command line's JSON (``python -m depthlab.experiments map --json``)."""
+        first = next(iter(self.levels.values()))
+        out = {"levels": list(self.levels), "sizes": list(self.sizes),
+               "seeds": sorted({s for row in first.seeds for s in row}),
+               "n_test": first.n_test, "metrics": list(METRICS),
+               "worlds": {name: dataclasses.asdict(study.world_config)
+                          for name, study in self.levels.items()}, "level": {}}
+        for name, study in self.levels.items():
+            full = study.to_json()
+            out["level"][name] = {
+                "mean": full["mean"], "ci": full["ci"], "gap": full["gap"],
+                "crossover_n": {method: full["crossover_n"][method]
+                                for method in CrossoverStudy.CLASSICAL},
+                "verdict": {method: {m: self.verdicts(name, m, method) for m in METRICS}
+                            for method in CrossoverStudy.CLASSICAL},
+                "steps": full["steps"], "validation": full["validation"]}
+        out["seconds"] = self.seconds()
+        out["projected_seconds"] = {str(k): self.projected_seconds(k) for k in (2, 8, 32)}
+        return out
+
+
+def crossover_map(levels=None, sizes=MAP_SIZES, seeds=MAP_SEEDS, n_test: int = 500,
+                  n_validation: int = 200, config: learned.TrainConfig = CROSSOVER_CONFIG,
+                  progress: bool = True) -> CrossoverMap:
+    """The map of verdicts across worlds; cached on disk.
+
+    For every level's world: the classical methods tuned on its validation scenes
+    (`tune_classical`, all levels in lockstep), scored on its test scenes, and the learned
+    model trained at every size for every seed, with the study's recipe. Every run is
+    cached on its own, so a level whose world is the study's costs nothing after the study.
+
+    Parameters
+    ----------
+    levels : dict, optional
+        Level name to `world.WorldConfig`, from the easiest to the hardest (default:
+        `world.CAMERAS`).
+    sizes : sequence of int
+        At least 3 increasing training-set sizes.
+    seeds : sequence of int
+        Training seeds (each with training scenes of its own).
+    n_test, n_validation : int
+    config : learned.TrainConfig
+        The recipe, with early stopping.
+    progress : bool
+    """
+    levels = dict(world.CAMERAS if levels is None else levels)
+    if not levels or not all(isinstance(k, str) for k in levels):
+        raise ValueError("levels must map at least one name to a world.WorldConfig")
+    for w in levels.values():
+        _check_world(w)
+    sizes = tuple(_checks.integer("sizes", n, 1, 10**6) for n in sizes)
+    if len(sizes) < 3 or list(sizes) != sorted(set(sizes)):
+        raise ValueError(f"sizes must be at least 3 increasing sizes, got {sizes}")
+    seeds = tuple(_checks.integer("seeds", s, 0, 2**31) for s in seeds)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct and at least one, got {seeds}")
+    if not isinstance(config, learned.TrainConfig) or config.patience is None:
+        raise ValueError("config must be a learned.TrainConfig with early stopping (patience)")
+    n_test = _checks.integer("n_test", n_test, 10, 100_000)
+    worlds = list(levels.values())
+    key = cache.cache_key([[name, dataclasses.asdict(w)] for name, w in levels.items()], sizes,
+                          seeds, n_test, n_validation, config, MAP_FORMAT)
+    path = cache.directory() / f"map-{key}.json"
+    if not path.is_file():
+        phases = []
+        tunings = _tune(worlds, n_validation, progress, phases)
+        methods, tasks = _score_methods(worlds, tunings, n_test, progress)
+        phases.append(tasks)
+        runs = [(w, n, s, False, config.steps) for w in worlds for n in sizes for s in seeds]
+        records, tasks = _train_runs(runs, config, n_test, progress,
+                                     "learned: levels x sizes x seeds")
+        phases.append(tasks)
+        saved = {"methods": methods,
+                 "records": [[[records[w, n, s, False, config.steps] for s in seeds]
+                              for n in sizes] for w in worlds],
+                 "phases": [[dataclasses.asdict(t) for t in phase] for phase in phases]}
+        cache.write_atomic(path, lambda target: target.write_text(json.dumps(saved)))
+    saved = json.loads(path.read_text())
+    tunings = _tune(worlds, n_validation, progress)
+    out = {}
+    for (name, w), tuning, methods, rows in zip(levels.items(), tunings, saved["methods"],
+                                                saved["records"]):
+        out[name] = CrossoverStudy(
+            sizes, tuple(seeds for _ in sizes),
+            {m: [np.array([r["scores"][m] for r in row]) for row in rows] for m in SCENE_METRICS},
+            (), {m: np.zeros((0, n_test)) for m in SCENE_METRICS},
+            {method: {m: np.array(v) for m, v in scores.items()}
+             for method, scores in methods.items()},
+            *[[[r[field] for r in row] for row in rows] for field in
+              ("steps", "best_step", "seconds")],
+            tuning, w, config, n_test, None, 2)
+    return CrossoverMap(out, tuple(tuple(parallel.Task(**t) for t in phase)
+                                   for phase in saved["phases"]))
