@@ -49,7 +49,8 @@ RESULTS = ROOT / "benchmarks" / "results"
 # The budgets of the book's design rules, on a 2-core CPU with no GPU.
 BUDGETS = {
     "chapter_cold_s": 180.0,
-    "chapter_cold_s_exceptions": {"05_crossover": 480.0, "07_loop": 360.0},
+    # The crossover study (8 min) and, in the same chapter, its map across cameras (6 min more).
+    "chapter_cold_s_exceptions": {"05_crossover": 480.0 + 360.0, "07_loop": 360.0},
     "book_cold_s": 1800.0,
     "book_warm_s": 120.0,
     "kernel_peak_mb": 1500.0,  # 1.5 GB; Binder gives about 2 GB
