@@ -8,6 +8,8 @@
   scene on the test split; more seeds are trained at the sizes around each crossover.
 - `CrossoverStudy`: paired bootstrap intervals (test scenes and seeds) for every mean, every
   learned-minus-classical gap, every crossover N and the power law's exponent and floor.
+- `crossover_map`: the same comparison for every camera of `world.CAMERAS`, each with its own
+  tuning and early stopping, and `CrossoverMap`, its verdicts per camera and size.
 
 Jobs run on the workers (`depthlab.parallel`); models, scores and the study are cached
 (`depthlab.cache`).
