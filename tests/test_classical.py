@@ -1,5 +1,6 @@
 """Tests of depthlab.classical: each step on controlled input, the chain on easy scenes,
 the fallback on textureless pairs, and input checks."""
+import dataclasses
 import warnings
 
 import numpy as np
@@ -7,7 +8,9 @@ import pytest
 
 from depthlab import classical, metrics, world
 
-EASY = world.WorldConfig(objects=(0, 0), low_texture_share=0.0, noise=0.005)
+#: The ideal camera (sharp, little noise) on the background plane alone.
+EASY = dataclasses.replace(world.CAMERAS["ideal"], objects=(0, 0), low_texture_share=0.0,
+                           noise=0.005)
 
 
 def test_the_pipeline_is_accurate_on_an_easy_scene():
@@ -40,7 +43,8 @@ def test_motion_stereo_matches_along_the_motion_in_any_direction():
     # Scenes whose flow points right, down, left and diagonally: SGBM only works once the
     # frames are rotated so that the flow points left.
     for direction in (0.0, 90.0, 180.0, 225.0):
-        config = world.WorldConfig(motion_direction=direction, motion_spread=0.0)
+        config = dataclasses.replace(world.CAMERAS["ideal"], objects=(1, 3),
+                                     motion_direction=direction, motion_spread=0.0)
         for index in (0, 2):
             scene = world.render_scene(world.HELD_OUT_SEED, index, config)
             depth = classical.motion_stereo(scene.frame0, scene.frame1)

@@ -58,7 +58,7 @@ def test_flow_is_parallel_and_its_length_is_the_disparity():
 
 
 def test_warping_frame1_by_the_true_flow_reproduces_frame0_on_visible_pixels():
-    clean = world.WorldConfig(noise=0.0, lighting_change=0.0)
+    clean = _clean()
     visible, occluded = [], []
     for scene in world.render_scenes(7, range(20), clean):
         error = np.abs(warp_to_frame0(scene) - scene.frame0)
@@ -71,7 +71,7 @@ def test_warping_frame1_by_the_true_flow_reproduces_frame0_on_visible_pixels():
 
 
 def test_warp_error_is_within_the_sensor_noise():
-    noisy = world.WorldConfig(noise=0.02, lighting_change=0.0)
+    noisy = _clean(noise=0.02)
     for scene in world.render_scenes(7, range(5), noisy):
         error = (warp_to_frame0(scene) - scene.frame0)[scene.visible]
         # The difference of two noisy samples has about sqrt(2) times the noise.
@@ -165,8 +165,9 @@ def test_max_disparity_bounds_every_rendered_disparity():
 
 
 def _clean(**knobs):
-    """The default world without noise and lighting change, with ``knobs`` on top."""
-    return world.WorldConfig(**{"noise": 0.0, "lighting_change": 0.0, **knobs})
+    """The default world without noise, blur and lighting change, with ``knobs`` on top."""
+    return world.WorldConfig(**{"noise": 0.0, "shot_noise": 0.0, "blur": 0.0,
+                                "lighting_change": 0.0, **knobs})
 
 
 def test_noise_has_the_documented_standard_deviation():
@@ -211,8 +212,18 @@ def test_blur_smooths_both_frames_and_keeps_the_truth():
         assert np.array_equal(getattr(soft, name), getattr(sharp, name))
 
 
-def test_named_cameras_start_with_the_default_world_and_get_harder():
-    assert list(world.CAMERAS)[0] == "ideal" and world.CAMERAS["ideal"] == world.WorldConfig()
+def test_named_cameras_differ_only_in_the_camera_and_get_harder():
+    assert list(world.CAMERAS) == ["ideal", "typical", "low_light"]
+    assert world.CAMERAS["typical"] == world.WorldConfig()  # the default camera
+    cameras = ("noise", "shot_noise", "blur")
+    for camera in world.CAMERAS.values():
+        assert dataclasses.replace(camera, **{k: getattr(world.WorldConfig(), k)
+                                              for k in cameras}) == world.WorldConfig()
+    ideal = world.CAMERAS["ideal"]
+    assert (ideal.noise, ideal.shot_noise, ideal.blur) == (0.01, 0.0, 0.0)
+    # The read noise follows the shot noise as Brooks et al. fitted it on real raw photographs.
+    for camera in list(world.CAMERAS.values())[1:]:
+        assert np.isclose(np.log(camera.noise ** 2), 2.18 * np.log(camera.shot_noise) + 1.20)
     clean = world.render_scenes(0, range(10), _clean())
     spread = [np.std(world.render_scenes(0, range(10), c).frame0 - clean.frame0)
               for c in world.CAMERAS.values()]

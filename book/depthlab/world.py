@@ -59,6 +59,17 @@ VALIDATION_SEED = 2_000_003
 _LOW_TEXTURE_CONTRAST = 0.04
 
 
+def _read_noise(shot_noise: float) -> float:
+    """The read noise (standard deviation) that goes with ``shot_noise`` in real raw
+    photographs: ``log(read variance) = 2.18 log(shot_noise) + 1.20`` [2]_."""
+    return float(np.sqrt(np.exp(2.18 * np.log(shot_noise) + 1.20)))
+
+
+#: The default camera's shot noise: the middle, on a log scale, of the range that Brooks et
+#: al. [2]_ draw from to model real cameras (1e-4 to 0.012).
+_TYPICAL_SHOT = float(np.sqrt(1e-4 * 0.012))
+
+
 @dataclasses.dataclass(frozen=True)
 class WorldConfig:
     """The knobs of the synthetic world.
@@ -112,17 +123,17 @@ class WorldConfig:
     height: int = 64
     width: int = 96
     focal: float = 1.0
-    objects: tuple[int, int] = (1, 3)
+    objects: tuple[int, int] = (2, 5)
     object_depth: tuple[float, float] = (3.0, 6.0)
     background_depth: tuple[float, float] = (6.0, 10.0)
     background_tilt: float = 0.9
     slant_probability: float = 0.5
     max_slant: float = 1.0
     low_texture_share: float = 0.15
-    noise: float = 0.01
-    shot_noise: float = 0.0
+    noise: float = _read_noise(_TYPICAL_SHOT)
+    shot_noise: float = _TYPICAL_SHOT
     lighting_change: float = 0.1
-    blur: float = 0.0
+    blur: float = 0.5
     brightness: float = 1.0
     motion_direction: float = 0.0
     motion_spread: float = 360.0
@@ -170,25 +181,18 @@ class WorldConfig:
         return float(self.focal_px * self.baseline[1] / self.object_depth[0] * nearest)
 
 
-def _raw_camera(shot_noise: float, blur: float = 0.5) -> WorldConfig:
-    """The default world seen by a camera whose shot noise is ``shot_noise`` (variance per
-    unit of linear intensity), with the read noise that goes with it in real raw photographs,
-    ``log(read variance) = 2.18 log(shot_noise) + 1.20`` [2]_, and an in-focus optical blur of
-    ``blur`` pixels: a diffraction-limited lens has a point-spread function of about 0.42
-    wavelength times f-number [3]_, some 0.5 to 2 micrometres, and the pixel's own area adds
-    0.29 pixel."""
-    read = float(np.sqrt(np.exp(2.18 * np.log(shot_noise) + 1.20)))
-    return WorldConfig(noise=read, shot_noise=shot_noise, blur=blur)
-
-
-#: Named cameras, from the easiest world to the hardest. "ideal" is the book's default world.
-#: "typical" and "low_light" add the noise of real raw photographs, at the middle (on a log
-#: scale) and at the top of the shot noise range that Brooks et al. [2]_ draw from to model
-#: real cameras (1e-4 to 0.012), and the optical blur of an in-focus lens.
+#: Named cameras, from the easiest to the hardest, in the default world's geometry.
+#: "typical" is the default camera: the noise of real raw photographs at the middle (on a log
+#: scale) of the shot noise range that Brooks et al. [2]_ draw from to model real cameras (1e-4
+#: to 0.012), with the read noise that goes with it, and the optical blur of an in-focus lens:
+#: a diffraction-limited lens has a point-spread function of about 0.42 wavelength times
+#: f-number [3]_, some 0.5 to 2 micrometres, and the pixel's own area adds 0.29 pixel, so 0.5
+#: pixel in all. "low_light" takes the top of that range. "ideal" is the book's first camera:
+#: a little signal-independent noise (0.01) and no blur.
 CAMERAS = {
-    "ideal": WorldConfig(),
-    "typical": _raw_camera(float(np.sqrt(1e-4 * 0.012))),
-    "low_light": _raw_camera(0.012),
+    "ideal": WorldConfig(noise=0.01, shot_noise=0.0, blur=0.0),
+    "typical": WorldConfig(),
+    "low_light": WorldConfig(noise=_read_noise(0.012), shot_noise=0.012),
 }
 
 
