@@ -36,7 +36,7 @@ __all__ = ["CROSSOVER_CONFIG", "CROSSOVER_SIZES", "EARLY_STOPPING_SCENES", "MAP_
 
 #: Bump when the study's own logic (which runs it makes, what it stores) changes: it is part
 #: of the study's cache key, as the source of the modules that make the numbers is.
-STUDY_FORMAT = 2
+STUDY_FORMAT = 3
 
 #: The study's training-set sizes: 7 sizes, log-spaced from 16 to 4096 scenes.
 CROSSOVER_SIZES = tuple(int(round(16 * 256 ** (k / 6))) for k in range(7))
@@ -327,9 +327,10 @@ class CrossoverStudy:
     config : learned.TrainConfig
     n_test : int
     longer : dict or None
-        The price of the step cap: the first seed that ran into the cap at the largest size,
-        trained again with ``cap_factor`` times the cap: "seed", "steps", "best_step",
-        "seconds" and "scores" (metric to (n_test,)); None if no seed ran into the cap there.
+        The price of the step cap: the first seed that ran into the cap at the largest size
+        where one did, trained again with ``cap_factor`` times the cap: "size", "seed",
+        "steps", "best_step", "seconds" and "scores" (metric to (n_test,)); None if no seed
+        ran into the cap.
     cap_factor : int
     replicates : int
         Bootstrap replicates.
@@ -413,11 +414,12 @@ class CrossoverStudy:
         size under the cap (negative: the cap costs accuracy)."""
         self._check(metric)
         if self.longer is None:
-            raise ValueError("no seed ran into the step cap at the largest size")
+            raise ValueError("no seed ran into the step cap")
         sign = -1.0 if SCENE_METRICS[metric] else 1.0
         longer = bootstrap_means(np.asarray(self.longer["scores"][metric]), self.weights)
-        row = self.seeds[-1].index(self.longer["seed"])
-        capped = bootstrap_means(self.learned[metric][-1][row:row + 1], self.weights)
+        i = self.sizes.index(self.longer["size"])
+        row = self.seeds[i].index(self.longer["seed"])
+        capped = bootstrap_means(self.learned[metric][i][row:row + 1], self.weights)
         return sign * (longer - capped)
 
     def power_law(self, metric: str, replicates: int = 200) -> dict:
@@ -478,7 +480,8 @@ class CrossoverStudy:
         out["train_seconds"] = pad(self.train_seconds)
         out["step_cap"] = self.config.steps
         out["longer_training"] = None if self.longer is None else {
-            "seed": self.longer["seed"], "steps": self.longer["steps"],
+            "size": self.longer["size"], "seed": self.longer["seed"],
+            "steps": self.longer["steps"],
             "train_seconds": self.longer["seconds"], "cap_factor": self.cap_factor,
             "gap": {m: {"mean": float(self.cap_gap(m).mean()), "ci": interval(self.cap_gap(m))}
                     for m in SCENE_METRICS}}
@@ -507,8 +510,8 @@ def crossover_study(sizes=CROSSOVER_SIZES, seeds=(0, 1, 2), extra_seeds=(3, 4),
        world's stream ``s``, nested across sizes. Then ``extra_seeds`` at the two sizes
        around each crossover of the seed means (AbsRel and δ1, against each classical
        method), the monocular control at ``monocular_sizes`` (seed 0), and the first seed
-       that ran into the step cap at the largest size again with ``cap_factor`` times the
-       cap, to price it.
+       that ran into the step cap, at the largest size where one did, again with
+       ``cap_factor`` times the cap, to price it.
 
     Parameters
     ----------
@@ -561,11 +564,12 @@ def crossover_study(sizes=CROSSOVER_SIZES, seeds=(0, 1, 2), extra_seeds=(3, 4),
                 extra |= _bracket(sizes, sign * (mean - np.mean(methods[method][metric])))
         extra_runs = [(sizes[i], s, False, cap) for i in sorted(extra) for s in extra_seeds]
         extra_runs += [(n, 0, True, cap) for n in monocular_sizes]
-        # The price of the cap: the first seed that ran into it at the largest size, again
-        # with a longer cap.
-        capped = [s for s in seeds if records[sizes[-1], s, False, cap]["steps"] >= cap]
+        # The price of the cap: the first seed that ran into it, at the largest size where
+        # one did, again with a longer cap.
+        capped = [(n, s) for n in sizes[::-1] for s in seeds
+                  if records[n, s, False, cap]["steps"] >= cap][:1]
         if capped:
-            extra_runs.append((sizes[-1], capped[0], False, cap_factor * cap))
+            extra_runs.append((capped[0][0], capped[0][1], False, cap_factor * cap))
         more_records, more = _train_runs([(world_config,) + run for run in extra_runs], config,
                                          n_test, progress, "learned: more seeds near "
                                          "crossovers, the monocular control, a longer run")
@@ -581,8 +585,8 @@ def crossover_study(sizes=CROSSOVER_SIZES, seeds=(0, 1, 2), extra_seeds=(3, 4),
                  **{field: [[records[n, s, False, cap][field] for s in row]
                             for n, row in zip(sizes, per_size)]
                     for field in ("steps", "best_step", "seconds")},
-                 "longer": {**records[sizes[-1], capped[0], False, cap_factor * cap],
-                            "seed": capped[0]} if capped else None,
+                 "longer": {**records[capped[0] + (False, cap_factor * cap)],
+                            "size": capped[0][0], "seed": capped[0][1]} if capped else None,
                  "tasks": [dataclasses.asdict(t) for t in tasks]}
         cache.write_atomic(path, lambda target: target.write_text(json.dumps(saved)))
     saved = json.loads(path.read_text())
