@@ -273,3 +273,43 @@ def test_a_tiny_study_tunes_on_validation_trains_more_seeds_and_is_cached(tmp_pa
         experiments.crossover_map(sizes=(4, 2, 8))
     with pytest.raises(ValueError, match="seeds"):
         experiments.crossover_map(seeds=(0, 0))
+
+
+def test_coordinate_descent_runs_each_setting_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEPTHLAB_CACHE", str(tmp_path))
+    monkeypatch.setenv(parallel.SCHEDULER_VARIABLE, parallel.IN_PROCESS)
+    monkeypatch.setattr(comparison, "PIPELINE_GRID",
+                        {"ratio": (0.8, 0.7), "threshold": (0.5, 1.0)})
+    monkeypatch.setattr(comparison, "STEREO_GRID", {"penalty": (8.0, 2.0), "block_size": (5, 3)})
+    phases = []
+    tuning, = comparison._tune([world.WorldConfig()], 10, False, phases)
+    # each later step reuses the current choice, measured in the step before
+    assert [len(p) for p in phases] == [2, 1, 2, 1]
+    for method in ("classical", "motion_stereo"):
+        params = [t["params"] for t in tuning.tried if t["method"] == method]
+        assert len(params) == 3 and all(params.count(p) == 1 for p in params)
+    chosen = tuning.validation("motion_stereo")
+    direct = comparison._classical_job(tuning.pipeline, tuning.stereo, world.WorldConfig(),
+                                       "validation", 10)
+    assert chosen["absrel"] == float(np.mean(direct["absrel"]))
+
+
+def test_classical_scores_run_each_setting_once_and_are_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEPTHLAB_CACHE", str(tmp_path))
+    monkeypatch.setenv(parallel.SCHEDULER_VARIABLE, parallel.IN_PROCESS)
+    settings = [({}, None), ({"ratio": 0.7}, None), ({}, {"penalty": 2.0})]
+    scores = experiments.classical_scores(settings, n_scenes=3, progress=False)
+    assert len(scores) == 3 and all(s["absrel"].shape == (3,) for s in scores)
+    direct = comparison._classical_job({}, {"penalty": 2.0}, world.WorldConfig(), "validation", 3)
+    assert np.array_equal(scores[2]["absrel"], direct["absrel"])
+    entries = {p: p.stat().st_mtime_ns for p in tmp_path.glob("scores-*.json")}
+    assert len(entries) == 3
+    again = experiments.classical_scores(settings[::-1], n_scenes=3, progress=False)
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.glob("scores-*.json")} == entries
+    assert np.array_equal(again[0]["delta1"], scores[2]["delta1"])
+    with pytest.raises(TypeError, match="setting"):
+        experiments.classical_scores([({}, "sgbm")], n_scenes=3)
+    with pytest.raises(ValueError, match="split"):
+        experiments.classical_scores(settings, split="train")
+    with pytest.raises(TypeError, match="WorldConfig"):
+        experiments.classical_scores(settings, world_config="typical")

@@ -268,3 +268,46 @@ def test_a_descriptor_is_cached_and_zero_scenes_is_the_untrained_network(tmp_pat
     assert experiments.trained_descriptor(0, 1).train_config is None
     with pytest.raises(TypeError, match="DescriptorTrainConfig"):
         experiments.trained_descriptor(3, config=learned.TrainConfig())
+
+
+def test_classical_runs_are_cached_by_their_frames_and_parameters(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEPTHLAB_CACHE", str(tmp_path))
+    scenes = experiments.test_scenes(3)
+    first = experiments.evaluate_classical(scenes, progress=False, ratio=0.7)
+    entries = sorted(tmp_path.glob("classical-*.npz"))
+    again = experiments.evaluate_classical(scenes, progress=False, ratio=0.7)
+    assert sorted(tmp_path.glob("classical-*.npz")) == entries and len(entries) == 1
+    assert np.array_equal(first.depth, again.depth)
+    assert np.array_equal(first.seconds_per_pair, again.seconds_per_pair)
+    assert first.classical == again.classical and first.constant == again.constant
+    experiments.evaluate_classical(scenes, progress=False)  # other parameters: another entry
+    experiments.evaluate_classical(experiments.test_scenes(2), progress=False, ratio=0.7)
+    assert len(list(tmp_path.glob("classical-*.npz"))) == 3
+    with pytest.raises(TypeError, match="JSON"):
+        experiments.evaluate_classical(scenes, progress=False, descriptor=features.untrained())
+
+
+def test_pipeline_scores_are_cached_by_scenes_descriptor_and_parameters(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEPTHLAB_CACHE", str(tmp_path))
+    scenes = experiments.test_scenes(2)
+    sift = experiments.pipeline_scores(scenes)
+    assert sift == studies._pipeline_scores(scenes)  # the cache returns what was computed
+    assert experiments.pipeline_scores(scenes) == sift
+    assert len(list(tmp_path.glob("pipeline-*.json"))) == 1
+    for seed in (0, 1):  # each descriptor's weights name an entry of their own
+        experiments.pipeline_scores(scenes, features.untrained(seed=seed))
+    experiments.pipeline_scores(scenes, ratio=0.7)
+    assert len(list(tmp_path.glob("pipeline-*.json"))) == 4
+    with pytest.raises(TypeError, match="descriptor"):
+        experiments.pipeline_scores(scenes, "sift")
+    with pytest.raises(TypeError, match="batch"):
+        experiments.pipeline_scores(scenes[0])
+
+
+def test_array_digest_depends_on_values_shape_and_type():
+    a = np.arange(6, dtype=np.float32)
+    assert cache.array_digest(a) == cache.array_digest(a.copy())
+    assert cache.array_digest(a) != cache.array_digest(a.reshape(2, 3))
+    assert cache.array_digest(a) != cache.array_digest(a.astype(np.float64))
+    assert cache.array_digest(a) != cache.array_digest(a + 1)
+    assert cache.array_digest(a, a) != cache.array_digest(a)

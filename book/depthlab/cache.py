@@ -1,10 +1,11 @@
 """The disk cache of the book's studies: where it lives, how an entry is named, and how it is
 written.
 
-Trained models and study results are kept in ``.cache/depthlab`` at the top of the repository,
-or in the folder ``$DEPTHLAB_CACHE`` names (read at each call, so a test or a benchmark can move
-it). An entry is named by a hash of every configuration that made it and of the source of the
-modules that make the numbers (`world`, `classical`, `learned`, `features`, `metrics`), so a
+Trained models, study results and the classical methods' runs are kept in ``.cache/depthlab``
+at the top of the repository, or in the folder ``$DEPTHLAB_CACHE`` names (read at each call,
+so a test or a benchmark can move it). An entry is named by a hash of every configuration (and,
+for a run on given scenes, of their arrays: `array_digest`) that made it and of the source of
+the modules that make the numbers (`world`, `classical`, `learned`, `features`, `metrics`), so a
 second run is fast and a change to any of them starts afresh. Only the process that runs a
 study writes here: a worker, on this machine or another, returns bytes and never touches the
 folder, so a cluster needs no disk shared with the reader's machine. Every file is written
@@ -21,10 +22,12 @@ import os
 import pathlib
 import tempfile
 
+import numpy as np
+
 from . import _checks, classical, features, learned, metrics, world
 
-__all__ = ["CACHE_FORMAT", "cache_key", "code_version", "directory", "from_bytes",
-           "to_bytes", "write_atomic", "write_bytes"]
+__all__ = ["CACHE_FORMAT", "array_digest", "cache_key", "code_version", "directory",
+           "from_bytes", "to_bytes", "write_atomic", "write_bytes"]
 
 #: Bump when the way the studies score or store a result changes: it is part of every key.
 CACHE_FORMAT = 1
@@ -53,6 +56,17 @@ def cache_key(*parts) -> str:
     text = json.dumps([dataclasses.asdict(p) if dataclasses.is_dataclass(p) else p
                        for p in parts] + [code_version()], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def array_digest(*arrays) -> str:
+    """A short hash of arrays' shapes, types and values: a part of `cache_key` for a result
+    computed from data rather than from a configuration."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.shape} {array.dtype.str}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:20]
 
 
 def write_atomic(path: pathlib.Path, write) -> None:

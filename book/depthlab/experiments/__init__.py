@@ -15,8 +15,8 @@ Everything public is also available here, as ``experiments.sweep`` and so on.
 """
 from .comparison import (CROSSOVER_CONFIG, CROSSOVER_SIZES, EARLY_STOPPING_SCENES, MAP_SEEDS,
                          MAP_SIZES, PIPELINE_GRID, SCENE_METRICS, STEREO_GRID, VERDICTS,
-                         CrossoverMap, CrossoverStudy, Tuning, crossover_map, crossover_study,
-                         scene_scores, split_scenes, study_models, tune_classical)
+                         CrossoverMap, CrossoverStudy, Tuning, classical_scores, crossover_map,
+                         crossover_study, scene_scores, split_scenes, study_models, tune_classical)
 from .costs import CostModel
 from .curves import (METRICS, Crossover, PowerLaw, as_error, bootstrap_crossover,
                      bootstrap_means, crossing, fit_power_law, interval, paired_interval,
@@ -31,7 +31,7 @@ from .cli import main
 __all__ = ["CROSSOVER_CONFIG", "CROSSOVER_SIZES", "EARLY_STOPPING_SCENES", "MAP_SEEDS", "MAP_SIZES",
            "PIPELINE_GRID", "SCENE_METRICS", "STEREO_GRID", "VERDICTS", "Crossover",
            "CrossoverMap", "CrossoverStudy", "Tuning", "bootstrap_crossover",
-           "bootstrap_means", "crossover_map", "crossover_study", "interval", "paired_interval", "resample",
+           "bootstrap_means", "classical_scores", "crossover_map", "crossover_study", "interval", "paired_interval", "resample",
            "scene_scores",
            "split_scenes", "study_models", "tune_classical",
            "DATA_NOMINAL", "DATA_UNIQUE", "FEATURE_CONFIG", "FEATURE_METRICS", "FILLS",

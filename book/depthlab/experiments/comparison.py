@@ -100,6 +100,51 @@ def _classical_job(pipeline, stereo, world_config, split, n_scenes):
     return {m: v.tolist() for m, v in scene_scores(depth, scenes).items()}
 
 
+def classical_scores(settings, world_config: world.WorldConfig = world.WorldConfig(),
+                     split: str = "validation", n_scenes: int = 200,
+                     progress: bool = True) -> list:
+    """Per-scene scores of classical methods on a split's first ``n_scenes`` scenes, one entry
+    per setting; the settings not cached yet run as one batch of jobs on the workers.
+
+    Parameters
+    ----------
+    settings : sequence of (dict, dict or None)
+        The pipeline's parameters (`PIPELINE_GRID` names), and motion stereo's (`STEREO_GRID`
+        names) to run motion stereo on top of that pipeline, or None for the pipeline alone.
+    world_config : world.WorldConfig
+    split : {"validation", "test"}
+    n_scenes : int
+    progress : bool
+
+    Returns
+    -------
+    list of dict
+        For each setting, `SCENE_METRICS` name to an (n_scenes,) array.
+    """
+    _check_world(world_config)
+    if split not in ("validation", "test"):
+        raise ValueError(f"split must be 'validation' or 'test', got {split!r}")
+    n_scenes = _checks.integer("n_scenes", n_scenes, 1, 100_000)
+    settings = [tuple(s) for s in settings]
+    for setting in settings:
+        if (len(setting) != 2 or not isinstance(setting[0], dict)
+                or not isinstance(setting[1], (dict, type(None)))):
+            raise TypeError(f"each setting must be (pipeline dict, stereo dict or None), got "
+                            f"{setting!r}")
+    paths = [cache.directory() / "scores-{}.json".format(cache.cache_key(
+        pipeline, stereo, world_config, split, n_scenes)) for pipeline, stereo in settings]
+    todo = [k for k, path in enumerate(paths) if not path.is_file()]
+
+    def keep(i, result):
+        path = paths[todo[i]]
+        cache.write_atomic(path, lambda target: target.write_text(json.dumps(result)))
+
+    parallel.run(_classical_job, [settings[k] + (world_config, split, n_scenes) for k in todo],
+                 labels=[repr(settings[k]) for k in todo], desc=f"{split}: classical methods",
+                 progress=progress, keep=keep)
+    return [{m: np.array(v) for m, v in json.loads(path.read_text()).items()} for path in paths]
+
+
 @dataclasses.dataclass(frozen=True)
 class Tuning:
     """The classical methods' parameters, chosen on validation scenes.
@@ -134,24 +179,32 @@ class Tuning:
 def _descend(method, grid, fixed, worlds, n_validation, progress, tried, phases):
     """Coordinate descent over ``grid`` on validation AbsRel, in lockstep for every world of
     ``worlds`` (one batch of jobs per parameter, whose tasks are appended to ``phases``);
-    ``fixed`` and ``tried`` are per world. Returns the chosen values per world."""
+    ``fixed`` and ``tried`` are per world. A setting already in ``tried`` (the current choice,
+    measured in the step before) is read from there, not run again. Returns the chosen values
+    per world."""
     chosen = [{name: values[0] for name, values in grid.items()} for _ in worlds]
+
+    def params(k, setting):  # everything the method runs with, in world k
+        return setting if method == "classical" else {**fixed[k], **setting}
+
+    def measured(k, setting):
+        return next((t for t in tried[k] if t["method"] == method
+                     and t["params"] == params(k, setting)), None)
+
     for name, values in grid.items():
-        settings = [[{**c, name: v} for v in values] for c in chosen]
-        jobs = [((s, None) if method == "classical" else (f, s)) + (w, "validation", n_validation)
-                for w, f, row in zip(worlds, fixed, settings) for s in row]
+        todo = [(k, {**chosen[k], name: v}) for k in range(len(worlds)) for v in values
+                if measured(k, {**chosen[k], name: v}) is None]
+        jobs = [((s, None) if method == "classical" else (fixed[k], s))
+                + (worlds[k], "validation", n_validation) for k, s in todo]
         results, tasks = parallel.run(_classical_job, jobs, progress=progress,
                                       desc=f"validation: {method}, {name}",
-                                      labels=[f"{name} = {v}" for _ in worlds for v in values])
+                                      labels=[f"{name} = {s[name]}" for _, s in todo])
         phases.append(tasks)
-        for k, row in enumerate(settings):
-            scores = results[k * len(values):(k + 1) * len(values)]
-            for setting, score in zip(row, scores):
-                params = setting if method == "classical" else {**fixed[k], **setting}
-                if not any(t["method"] == method and t["params"] == params for t in tried[k]):
-                    tried[k].append({"method": method, "params": params,
-                                     **{m: float(np.mean(score[m])) for m in METRICS}})
-            means = [float(np.mean(r["absrel"])) for r in scores]
+        for (k, setting), score in zip(todo, results):
+            tried[k].append({"method": method, "params": params(k, setting),
+                             **{m: float(np.mean(score[m])) for m in METRICS}})
+        for k in range(len(worlds)):
+            means = [measured(k, {**chosen[k], name: v})["absrel"] for v in values]
             chosen[k][name] = values[int(np.argmin(means))]  # the first of equals: the default
     return chosen
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import io
 import json
 import time
 
@@ -87,6 +88,10 @@ def evaluate_classical(scenes: world.Scene, progress: bool = True,
                        **params) -> ClassicalEvaluation:
     """Runs the classical pipeline on every scene of a batch and scores it.
 
+    The pipeline's depth maps, reliability flags and timings are kept in the disk cache
+    (`depthlab.cache`), named by the frames, ``params`` and the source of the modules that make
+    the numbers, so a chapter run again reads them instead of running the pipeline again.
+
     Parameters
     ----------
     scenes : world.Scene
@@ -94,7 +99,8 @@ def evaluate_classical(scenes: world.Scene, progress: bool = True,
     progress : bool
         Show a progress bar.
     **params
-        Passed to `classical.run_pipeline`.
+        Passed to `classical.run_pipeline`; JSON values (a learned ``descriptor`` is not one:
+        `pipeline_scores` runs the pipeline with one).
 
     Returns
     -------
@@ -102,19 +108,33 @@ def evaluate_classical(scenes: world.Scene, progress: bool = True,
     """
     if not isinstance(scenes, world.Scene) or scenes.frame0.ndim != 3:
         raise TypeError("scenes must be a batch of scenes from world.render_scenes")
-    classical.run_pipeline(scenes[0].frame0, scenes[0].frame1, **params)  # warm-up
-    scored, constant, depth, reliable, seconds = [], [], [], [], []
-    for i in tqdm(range(len(scenes)), desc="classical pipeline", disable=not progress):
-        scene = scenes[i]
-        start = time.perf_counter()
-        result = classical.run_pipeline(scene.frame0, scene.frame1, **params)
-        seconds.append(time.perf_counter() - start)
-        depth.append(result.depth)
-        reliable.append(result.reliable)
-        scored.append(metrics.depth_metrics(result.depth, scene.depth))
-        constant.append(metrics.depth_metrics(np.ones_like(scene.depth), scene.depth))
-    return ClassicalEvaluation(scored, constant, np.stack(depth), np.array(reliable),
-                               np.array(seconds))
+    try:
+        key = cache.cache_key("classical", cache.array_digest(scenes.frame0, scenes.frame1),
+                              params)
+    except TypeError as error:
+        raise TypeError(f"the pipeline's params must be JSON values, got {params!r}") from error
+    path = cache.directory() / f"classical-{key}.npz"
+    if path.is_file():
+        with np.load(path) as saved:
+            depth, reliable, seconds = saved["depth"], saved["reliable"], saved["seconds"]
+    else:
+        classical.run_pipeline(scenes[0].frame0, scenes[0].frame1, **params)  # warm-up
+        depth, reliable, seconds = [], [], []
+        for i in tqdm(range(len(scenes)), desc="classical pipeline", disable=not progress):
+            start = time.perf_counter()
+            result = classical.run_pipeline(scenes.frame0[i], scenes.frame1[i], **params)
+            seconds.append(time.perf_counter() - start)
+            depth.append(result.depth)
+            reliable.append(result.reliable)
+        depth, reliable, seconds = np.stack(depth), np.array(reliable), np.array(seconds)
+        buffer = io.BytesIO()
+        np.savez(buffer, depth=depth, reliable=reliable, seconds=seconds)
+        cache.write_bytes(path, buffer.getvalue())
+    constant = np.ones_like(scenes.depth[0])
+    return ClassicalEvaluation(
+        [metrics.depth_metrics(depth[i], scenes.depth[i]) for i in range(len(scenes))],
+        [metrics.depth_metrics(constant, scenes.depth[i]) for i in range(len(scenes))],
+        depth, reliable, seconds)
 
 
 def _model_path(n_scenes, seed, world_config, config, data):
@@ -217,18 +237,54 @@ def trained_descriptor(n_scenes: int, seed: int = 0,
     return descriptor
 
 
-def pipeline_scores(scenes: world.Scene, descriptor=None) -> dict:
-    """The classical pipeline on every scene of a batch, with SIFT's descriptor or
-    ``descriptor``: mean AbsRel and δ1, and the pooled precision and recall of the ratio-test
-    matches (`features.matching_quality`)."""
-    if not isinstance(scenes, world.Scene) or scenes.frame0.ndim != 3:
-        raise TypeError("scenes must be a batch of scenes from world.render_scenes")
+def _pipeline_scores(scenes, descriptor=None, **params) -> dict:
+    """`pipeline_scores` without the cache: what a worker computes."""
     quality, depth = features.MatchingQuality(0, 0, 0), []
     for i in range(len(scenes)):
-        result = classical.run_pipeline(scenes.frame0[i], scenes.frame1[i], descriptor=descriptor)
+        result = classical.run_pipeline(scenes.frame0[i], scenes.frame1[i],
+                                        descriptor=descriptor, **params)
         quality += features.matching_quality(result, scenes[i])
         depth.append(result.depth)
     return {**_score(depth, scenes), "precision": quality.precision, "recall": quality.recall}
+
+
+def pipeline_scores(scenes: world.Scene, descriptor=None, **params) -> dict:
+    """The classical pipeline on every scene of a batch, with SIFT's descriptor or
+    ``descriptor``: mean AbsRel and δ1, and the pooled precision and recall of the ratio-test
+    matches (`features.matching_quality`).
+
+    The scores are kept in the disk cache (`depthlab.cache`), named by the scenes, the
+    descriptor's configuration and weights, ``params`` and the source of the modules that make
+    the numbers.
+
+    Parameters
+    ----------
+    scenes : world.Scene
+        A batch from `world.render_scenes`.
+    descriptor : features.LearnedDescriptor, optional
+        None for SIFT's own descriptor.
+    **params
+        Passed to `classical.run_pipeline` (JSON values, e.g. ``ratio``).
+    """
+    if not isinstance(scenes, world.Scene) or scenes.frame0.ndim != 3:
+        raise TypeError("scenes must be a batch of scenes from world.render_scenes")
+    if descriptor is not None and not isinstance(descriptor, features.LearnedDescriptor):
+        raise TypeError(f"descriptor must be None or a features.LearnedDescriptor, got "
+                        f"{type(descriptor).__name__}")
+    weights = () if descriptor is None else tuple(
+        t.detach().numpy() for t in descriptor.net.state_dict().values())
+    truth = (scenes.depth, scenes.flow, scenes.visible)
+    try:
+        key = cache.cache_key(
+            "pipeline", cache.array_digest(scenes.frame0, scenes.frame1, *truth, *weights),
+            None if descriptor is None else descriptor.config, params)
+    except TypeError as error:
+        raise TypeError(f"the pipeline's params must be JSON values, got {params!r}") from error
+    path = cache.directory() / f"pipeline-{key}.json"
+    if not path.is_file():
+        scores = _pipeline_scores(scenes, descriptor, **params)
+        cache.write_atomic(path, lambda target: target.write_text(json.dumps(scores)))
+    return json.loads(path.read_text())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -278,7 +334,7 @@ def _features_job(n_scenes, world_config, config, n_test, saved):
     else:
         descriptor = features.train(n_scenes, config, world_config=world_config, progress=False)
         made = cache.to_bytes(features.save, descriptor)
-    return made, pipeline_scores(test_scenes(n_test, world_config), descriptor)
+    return made, _pipeline_scores(test_scenes(n_test, world_config), descriptor)
 
 
 def feature_curve(sizes=SIZES, seeds=(0, 1, 2),
