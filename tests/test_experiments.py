@@ -1,5 +1,6 @@
 """Tests of depthlab.experiments and its command line."""
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -311,3 +312,23 @@ def test_array_digest_depends_on_values_shape_and_type():
     assert cache.array_digest(a) != cache.array_digest(a.astype(np.float64))
     assert cache.array_digest(a) != cache.array_digest(a + 1)
     assert cache.array_digest(a, a) != cache.array_digest(a)
+
+
+def test_cache_writes_are_flushed_and_stale_temporary_files_removed(tmp_path, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(
+        f"/proc/self/fd/{fd}")), real_fsync(fd)))
+    target = tmp_path / "entry.json"
+    cache.write_atomic(target, lambda path: path.write_text("{}"))
+    assert target.read_text() == "{}"
+    assert synced[-1] == str(tmp_path) and any(p.endswith(".partial") for p in synced)
+    assert not list(tmp_path.glob("*.partial"))
+    gone = tmp_path / "entry.json.999999999.partial"  # its process cannot be running
+    running = tmp_path / f"entry.json.{os.getpid()}.partial"
+    foreign = tmp_path / "notes.partial"  # not a temporary file of this package
+    for path in (gone, running, foreign):
+        path.write_text("half")
+    assert cache.remove_stale(tmp_path) == [gone]
+    assert running.exists() and foreign.exists()
+    assert cache.remove_stale(tmp_path, prefix="other") == []

@@ -151,3 +151,76 @@ def test_run_many_runs_each_loop_once_in_its_own_database(tmp_path, monkeypatch)
     assert sorted((tmp_path / "cache").rglob("*")) == files
     with pytest.raises(TypeError, match="LoopConfig"):
         loop.run_many([{"budget": 2}], 1)
+
+
+def _without_timings(records):
+    return [{k: v for k, v in r.items() if k != "retrain_seconds"} for r in records]
+
+
+def test_crash_leftovers_and_damaged_checkpoints_are_never_used(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEPTHLAB_CACHE", str(tmp_path / "cache"))
+    expected = _without_timings(loop.run(tmp_path / "calm.sqlite", 3, TINY_CONFIG,
+                                         progress=False))
+    db = tmp_path / "crashed.sqlite"
+    loop.run(db, 3, TINY_CONFIG, progress=False)
+    folder = db.with_name(db.name + ".models")
+    # What a crash leaves: half-written temporary files of a process that is gone (a PID above
+    # Linux's largest), and, after a power loss, a checkpoint cut short.
+    dead = [folder / "round-004.pt.999999999.partial",
+            db.with_name(db.name + ".999999999.partial")]
+    for path in dead:
+        path.write_bytes(b"half a file")
+    live = folder / f"round-004.pt.{os.getpid()}.partial"  # a write still in progress
+    live.write_bytes(b"being written")
+    checkpoint = folder / "round-002.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
+    with pytest.warns(RuntimeWarning, match="round 2 is damaged"):
+        records = loop.run(db, 3, TINY_CONFIG, progress=False)
+    assert not any(path.exists() for path in dead) and live.exists()
+    assert _without_timings(records) == expected  # rounds 2 and 3 computed again, the same
+    assert _check_database(db, 3, TINY_CONFIG.budget) == records
+    # A missing first model is written again from the model cache ...
+    (folder / "round-000.pt").unlink()
+    with pytest.warns(RuntimeWarning, match="first model"):
+        assert _without_timings(loop.run(db, 3, TINY_CONFIG, progress=False)) == expected
+    # ... and if the cache holds another one, the loop stops with a clear error.
+    (folder / "round-000.pt").write_bytes(b"")
+    another = experiments.trained_model(TINY_CONFIG.initial, TINY_CONFIG.seed + 1,
+                                        config=loop._initial_config(TINY_CONFIG),
+                                        progress=False)
+    monkeypatch.setattr(loop, "_first_model", lambda config, progress=False: another)
+    with pytest.raises(ValueError, match="first model's checkpoint"):
+        loop.run(db, 3, TINY_CONFIG, progress=False)
+
+
+def test_the_database_commits_to_the_disk_and_knows_its_schema(tmp_path):
+    connection = loop._open(tmp_path / "new.sqlite", TINY_CONFIG)
+    try:
+        assert connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    finally:
+        connection.close()
+    old = tmp_path / "old.sqlite"
+    with sqlite3.connect(old) as connection:  # a loop database of the first schema
+        connection.execute(f"PRAGMA application_id = {loop._APPLICATION_ID}")
+        connection.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    with pytest.raises(ValueError, match="another version of the loop"):
+        loop.run(old, 1, TINY_CONFIG)
+
+
+def test_the_default_database_depends_on_the_code_of_the_loops_numbers(tmp_path, monkeypatch):
+    before = loop.default_db(TINY_CONFIG)
+    for module in (loop.explain, loop.hybrid, loop.experiments.costs):
+        copy = tmp_path / pathlib.Path(module.__file__).name
+        copy.write_text(pathlib.Path(module.__file__).read_text() + "\n# changed\n")
+        with monkeypatch.context() as patch:
+            if module is loop.experiments.costs:  # a module of the package, found by folder
+                package = tmp_path / "experiments"
+                package.mkdir()
+                for source in pathlib.Path(loop.experiments.__file__).parent.glob("*.py"):
+                    (package / source.name).write_bytes(source.read_bytes())
+                (package / copy.name).write_text(copy.read_text())
+                patch.setattr(loop.experiments, "__file__", str(package / "__init__.py"))
+            else:
+                patch.setattr(module, "__file__", str(copy))
+            assert loop.default_db(TINY_CONFIG) != before, module.__name__
+    assert loop.default_db(TINY_CONFIG) == before

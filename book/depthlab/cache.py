@@ -9,8 +9,9 @@ the modules that make the numbers (`world`, `classical`, `learned`, `features`, 
 second run is fast and a change to any of them starts afresh. Only the process that runs a
 study writes here: a worker, on this machine or another, returns bytes and never touches the
 folder, so a cluster needs no disk shared with the reader's machine. Every file is written
-through a temporary name, so an interrupted run never leaves half a file. The folder is never
-committed; deleting it is always safe.
+through a temporary name and flushed to the disk, so an interrupted run never leaves half a
+file (`remove_stale` clears the temporary files a killed process leaves behind). The folder
+is never committed; deleting it is always safe.
 """
 from __future__ import annotations
 
@@ -26,11 +27,14 @@ import numpy as np
 
 from . import _checks, classical, features, learned, metrics, world
 
-__all__ = ["CACHE_FORMAT", "array_digest", "cache_key", "code_version", "directory",
-           "from_bytes", "to_bytes", "write_atomic", "write_bytes"]
+__all__ = ["CACHE_FORMAT", "PARTIAL", "array_digest", "cache_key", "code_version", "directory",
+           "from_bytes", "remove_stale", "to_bytes", "write_atomic", "write_bytes"]
 
 #: Bump when the way the studies score or store a result changes: it is part of every key.
 CACHE_FORMAT = 1
+
+#: How the temporary file of a write in progress ends (`write_atomic`).
+PARTIAL = ".partial"
 
 
 def directory() -> pathlib.Path:
@@ -69,17 +73,55 @@ def array_digest(*arrays) -> str:
     return digest.hexdigest()[:20]
 
 
+def _sync(path: pathlib.Path) -> None:
+    """Flushes a file's or a folder's contents to the disk (``fsync``)."""
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
 def write_atomic(path: pathlib.Path, write) -> None:
     """Calls ``write(target)`` on a temporary file next to ``path``, then renames it to
-    ``path``: readers see the old file or the whole new one, never half of it."""
+    ``path``: readers see the old file or the whole new one, never half of it. The file is
+    flushed to the disk before the rename and the folder after it, so that once this returns
+    the new file survives a power loss too (a database row written after it may name it)."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + f".{os.getpid()}.partial")
+    partial = path.with_name(f"{path.name}.{os.getpid()}{PARTIAL}")
     try:
         write(partial)
+        _sync(partial)
         partial.replace(path)
+        _sync(path.parent)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def remove_stale(folder: pathlib.Path, prefix: str = "") -> list:
+    """Deletes the temporary files that `write_atomic` calls (for files whose names start with
+    ``prefix``) left in ``folder`` when their process died before renaming them: a killed
+    process, a power loss. Those of a process still running are kept. Returns the paths
+    removed."""
+    removed = []
+    for partial in sorted(pathlib.Path(folder).glob(f"{prefix}*{PARTIAL}")):
+        pid = partial.name[:-len(PARTIAL)].rsplit(".", 1)[-1]
+        if not pid.isdigit() or _running(int(pid)):  # not one of ours, or still being written
+            continue
+        partial.unlink(missing_ok=True)
+        removed.append(partial)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def write_bytes(path: pathlib.Path, data: bytes) -> None:

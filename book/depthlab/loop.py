@@ -9,8 +9,13 @@ deploys it only if it beats the champion on a fixed held-out set of the current 
 All state lives in one SQLite database (`run` takes its path): the scenes seen, the labels
 bought and their cost, every model (checkpoint file and scores, rejected challengers too),
 the deployments and per-round metrics. A round is one transaction, committed after its
-checkpoint file is written, so a process killed at any moment resumes from the last committed
-round: no label is lost or counted twice, and no checkpoint is referenced without its file.
+checkpoint file is written and flushed to the disk, so a process killed at any moment resumes
+from the last committed round: no label is lost or counted twice, and no checkpoint is
+referenced without its file. SQLite runs with ``synchronous=FULL``, so a committed round also
+survives a power loss. The database keeps each checkpoint's SHA-256; on resume, the temporary
+files of interrupted writes are removed and every checkpoint is checked, and a damaged or
+missing one is never used: the rounds from the first damaged one on are rolled back and
+computed again (the loop is deterministic, so they come out the same).
 
 Several loops run side by side with `run_many`, as jobs on the workers of `depthlab.parallel`
 (a local cluster, or a remote one), each in its own database in the model cache.
@@ -30,6 +35,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+import warnings
 
 import numpy as np
 import scipy.stats
@@ -59,6 +65,7 @@ PHASES = (("photos", {}),
                          "low_texture_share": 0.35, "lighting_change": 0.3}))
 
 _APPLICATION_ID = 0x44455054  # "DEPT": marks a database as this loop's
+_SCHEMA_VERSION = 2  # PRAGMA user_version: 2 keeps each checkpoint's SHA-256
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE scenes(id INTEGER PRIMARY KEY, round INTEGER NOT NULL, phase TEXT NOT NULL,
@@ -67,7 +74,7 @@ CREATE TABLE scenes(id INTEGER PRIMARY KEY, round INTEGER NOT NULL, phase TEXT N
 CREATE TABLE labels(scene INTEGER PRIMARY KEY REFERENCES scenes(id), round INTEGER NOT NULL,
                     cost REAL NOT NULL);
 CREATE TABLE models(id INTEGER PRIMARY KEY, round INTEGER NOT NULL, path TEXT NOT NULL,
-                    parent INTEGER, metrics TEXT NOT NULL);
+                    parent INTEGER, metrics TEXT NOT NULL, sha256 TEXT NOT NULL);
 CREATE TABLE deployments(round INTEGER PRIMARY KEY, model INTEGER NOT NULL REFERENCES models(id));
 CREATE TABLE rounds(round INTEGER PRIMARY KEY, phase TEXT NOT NULL, metrics TEXT NOT NULL);
 """
@@ -235,11 +242,17 @@ def _open(db: pathlib.Path, config: LoopConfig) -> sqlite3.Connection:
     new = not db.exists() or db.stat().st_size == 0
     try:
         connection = sqlite3.connect(db, isolation_level=None)
+        connection.execute("PRAGMA synchronous = FULL")  # a commit is on the disk
         if new:
-            connection.executescript(f"BEGIN; PRAGMA application_id = {_APPLICATION_ID};"
+            connection.executescript(f"BEGIN; PRAGMA application_id = {_APPLICATION_ID}; "
+                                     f"PRAGMA user_version = {_SCHEMA_VERSION};"
                                      + _SCHEMA + "COMMIT;")
         elif connection.execute("PRAGMA application_id").fetchone()[0] != _APPLICATION_ID:
             raise ValueError(f"{db} is a SQLite database of another program, not a loop's")
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        if version != _SCHEMA_VERSION:
+            raise ValueError(f"{db} was made by another version of the loop (schema {version}, "
+                             f"this one reads {_SCHEMA_VERSION}); use a new database path")
         saved = dict(connection.execute("SELECT key, value FROM meta"))
     except sqlite3.DatabaseError as error:
         raise ValueError(f"{db} is not a loop database (corrupt or another file): {error}")
@@ -254,8 +267,59 @@ def _checkpoints(db):
     return db.with_name(db.name + ".models")
 
 
-def _save_model(model, path):
-    cache.write_atomic(path, lambda target: learned.save(model, target))
+def _save_model(model, path) -> str:
+    """Writes a checkpoint, flushed to the disk, and returns its SHA-256 (which the database
+    keeps, to check the file on resume)."""
+    data = cache.to_bytes(learned.save, model)
+    cache.write_bytes(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _intact(path: pathlib.Path, digest: str) -> bool:
+    return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == digest
+
+
+def _first_model(config, progress=False):
+    return experiments.trained_model(config.initial, config.seed, config=_initial_config(config),
+                                     progress=progress)
+
+
+def _repair(connection, db, config) -> list:
+    """Makes a database safe to resume after a crash; returns the rounds it rolled back.
+
+    Removes the temporary files of writes that a crash cut short, then checks every checkpoint
+    the database names against its SHA-256. A damaged or missing first model is written again
+    from the model cache (or, if that holds another model, the loop stops with an error). From
+    the first round whose checkpoint is damaged or missing on, the rounds are rolled back, so
+    that the loop computes them again."""
+    cache.remove_stale(_checkpoints(db))
+    cache.remove_stale(db.parent, prefix=db.name)
+    rows = connection.execute("SELECT round, path, sha256 FROM models ORDER BY id").fetchall()
+    damaged = sorted({round_ for round_, path, digest in rows
+                      if not _intact(_checkpoints(db) / path, digest)})
+    if damaged and damaged[0] == 0:
+        _, path, digest = rows[0]
+        if _save_model(_first_model(config), _checkpoints(db) / path) != digest:
+            raise ValueError(f"the first model's checkpoint {path} of {db} is damaged, and the "
+                             "model cache holds another first model: use a new database path")
+        warnings.warn(f"{db}: the first model's checkpoint was damaged or missing and is "
+                      "written again from the model cache", RuntimeWarning, stacklevel=3)
+        damaged = damaged[1:]
+    if not damaged:
+        return []
+    first = damaged[0]
+    last = connection.execute("SELECT MAX(round) FROM models").fetchone()[0]
+    doomed = [path for round_, path, _ in rows if round_ >= first]
+    connection.execute("BEGIN IMMEDIATE")
+    for table in ("rounds", "deployments", "models", "labels", "scenes"):
+        connection.execute(f"DELETE FROM {table} WHERE round >= ?", (first,))
+    connection.execute("COMMIT")
+    for path in doomed:
+        (_checkpoints(db) / path).unlink(missing_ok=True)
+    rolled_back = list(range(first, last + 1))
+    warnings.warn(f"{db}: the checkpoint of round {first} is damaged or missing; rounds "
+                  f"{first} to {last} are computed again", RuntimeWarning, stacklevel=3)
+    return rolled_back
 
 
 def _score(model, scenes):
@@ -264,14 +328,12 @@ def _score(model, scenes):
 
 def _start(connection, db, config, progress):
     """Creates the first champion (round 0) in an empty database."""
-    champion = experiments.trained_model(config.initial, config.seed,
-                                         config=_initial_config(config), progress=progress)
     path = _checkpoints(db) / "round-000.pt"
-    _save_model(champion, path)
+    digest = _save_model(_first_model(config, progress), path)
     connection.execute("BEGIN IMMEDIATE")
     connection.execute("INSERT INTO meta VALUES ('config', ?)",
                        (json.dumps(dataclasses.asdict(config), sort_keys=True),))
-    connection.execute("INSERT INTO models VALUES (0, 0, ?, NULL, '{}')", (path.name,))
+    connection.execute("INSERT INTO models VALUES (0, 0, ?, NULL, '{}', ?)", (path.name, digest))
     connection.execute("INSERT INTO deployments VALUES (0, 0)")
     connection.execute("COMMIT")
 
@@ -333,7 +395,7 @@ def _round(connection, db, config, round_, prices, frozen, progress):
                    "frozen": _score(frozen, test)}
     test_scores["deployed"] = test_scores["challenger" if deployed else "champion"]
     checkpoint = _checkpoints(db) / f"round-{round_:03d}.pt"
-    _save_model(challenger, checkpoint)  # before the commit that references it
+    digest = _save_model(challenger, checkpoint)  # before the commit that references it
     correlation = {}
     for signal in ("photometric", "disagreement", "uncertainty"):
         rho = scipy.stats.spearmanr(signals[signal], signals["absrel"])[0]
@@ -348,8 +410,8 @@ def _round(connection, db, config, round_, prices, frozen, progress):
     connection.executemany("INSERT INTO labels VALUES (?, ?, ?)",
                            [(ids[int(i)], round_, prices.label) for i in chosen])
     model_id = connection.execute(
-        "INSERT INTO models(round, path, parent, metrics) VALUES (?, ?, ?, ?)",
-        (round_, checkpoint.name, champion_id, json.dumps(scores))).lastrowid
+        "INSERT INTO models(round, path, parent, metrics, sha256) VALUES (?, ?, ?, ?, ?)",
+        (round_, checkpoint.name, champion_id, json.dumps(scores), digest)).lastrowid
     connection.execute("INSERT INTO deployments VALUES (?, ?)",
                        (round_, model_id if deployed else champion_id))
     labels, cost = connection.execute("SELECT COUNT(*), SUM(cost) FROM labels").fetchone()
@@ -403,6 +465,7 @@ def run(db, rounds: int, config: LoopConfig = LoopConfig(),
     try:
         if connection.execute("SELECT COUNT(*) FROM models").fetchone()[0] == 0:
             _start(connection, db, config, progress)
+        _repair(connection, db, config)
         frozen = learned.load(_checkpoints(db) / "round-000.pt")
         done = connection.execute("SELECT COALESCE(MAX(round), 0) FROM rounds").fetchone()[0]
         for round_ in range(done + 1, rounds + 1):
@@ -416,9 +479,15 @@ def run(db, rounds: int, config: LoopConfig = LoopConfig(),
 
 def default_db(config: LoopConfig = LoopConfig()) -> pathlib.Path:
     """The database of a configuration in the model cache, named by the configuration and
-    by the code (so a changed loop starts afresh instead of reading stale rounds)."""
-    source = hashlib.sha256(pathlib.Path(__file__).read_bytes()).hexdigest()[:16]
-    return cache.directory() / f"loop-{cache.cache_key(config, source)}.sqlite"
+    by the code that makes its numbers: `cache.code_version`'s modules, and this module,
+    `explain`, `hybrid` and the `experiments` package (so a changed loop starts afresh
+    instead of reading stale rounds)."""
+    digest = hashlib.sha256()
+    sources = [pathlib.Path(m.__file__) for m in (sys.modules[__name__], explain, hybrid)]
+    sources += sorted(pathlib.Path(experiments.__file__).parent.glob("*.py"))
+    for path in sources:
+        digest.update(path.name.encode() + path.read_bytes())
+    return cache.directory() / f"loop-{cache.cache_key(config, digest.hexdigest()[:16])}.sqlite"
 
 
 def _committed(db):
