@@ -284,8 +284,8 @@ def _first_model(config, progress=False):
                                      progress=progress)
 
 
-def _repair(connection, db, config) -> list:
-    """Makes a database safe to resume after a crash; returns the rounds it rolled back.
+def _repair(connection, db, config) -> None:
+    """Makes a database safe to resume after a crash.
 
     Removes the temporary files of writes that a crash cut short, then checks every checkpoint
     the database names against its SHA-256. A damaged or missing first model is written again
@@ -306,7 +306,7 @@ def _repair(connection, db, config) -> list:
                       "written again from the model cache", RuntimeWarning, stacklevel=3)
         damaged = damaged[1:]
     if not damaged:
-        return []
+        return
     first = damaged[0]
     last = connection.execute("SELECT MAX(round) FROM models").fetchone()[0]
     doomed = [path for round_, path, _ in rows if round_ >= first]
@@ -316,10 +316,8 @@ def _repair(connection, db, config) -> list:
     connection.execute("COMMIT")
     for path in doomed:
         (_checkpoints(db) / path).unlink(missing_ok=True)
-    rolled_back = list(range(first, last + 1))
     warnings.warn(f"{db}: the checkpoint of round {first} is damaged or missing; rounds "
                   f"{first} to {last} are computed again", RuntimeWarning, stacklevel=3)
-    return rolled_back
 
 
 def _score(model, scenes):
