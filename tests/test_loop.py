@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from depthlab import experiments, loop
+from depthlab import classical, experiments, loop, world
 
 BOOK = pathlib.Path(__file__).resolve().parents[1] / "book"
 # A loop small enough for a test: a few seconds per run, most of it starting Python.
@@ -38,6 +38,14 @@ def test_bad_settings_are_refused_with_the_setting_named(tmp_path):
         loop.LoopConfig(strategy="clever")
     with pytest.raises(ValueError, match="retrain"):
         loop.LoopConfig(retrain="sometimes")
+    with pytest.raises(ValueError, match="drift"):
+        loop.LoopConfig(drift="sideways")
+    with pytest.raises(ValueError, match="confidence"):
+        loop.LoopConfig(confidence=1.5)
+    with pytest.raises(TypeError, match="classical"):
+        loop.LoopConfig(classical={"ratio": 0.7})
+    with pytest.raises(TypeError, match="LoopConfig"):
+        loop.tune_recipe({"budget": 2})
     for rounds in (0, -3):
         with pytest.raises(ValueError, match="rounds"):
             loop.run(tmp_path / "loop.sqlite", rounds, TINY_CONFIG)
@@ -78,6 +86,62 @@ def test_strategies_choose_distinct_scenes_within_the_budget():
         loop.select("random", signals, features, 31, rng)
 
 
+def test_the_drift_serves_every_phase_in_order_abruptly_or_gradually():
+    names = [name for name, _ in loop.PHASES]
+    abrupt = loop.LoopConfig(phase_rounds=2)
+    assert [loop.stream_mix(r, abrupt) for r in (1, 2, 3, 8, 20)] == [
+        ((names[0], 48),), ((names[0], 48),), ((names[1], 48),), ((names[3], 48),),
+        ((names[3], 48),)]
+    gradual = dataclasses.replace(abrupt, drift="gradual", phase_rounds=4)
+    mixes = [loop.stream_mix(r, gradual) for r in range(1, 20)]
+    assert all(sum(n for _, n in mix) == 48 for mix in mixes)
+    assert mixes[:3] == [((names[0], 48),), ((names[0], 36), (names[1], 12)),
+                         ((names[0], 24), (names[1], 24))]
+    newest = [names.index(mix[-1][0]) for mix in mixes]
+    assert newest == sorted(newest) and newest[-1] == len(names) - 1
+    assert loop.phase(2, gradual)[0] == names[1]  # the gate tests on the newest phase
+
+
+def test_the_gate_deploys_only_a_challenger_that_is_better_and_does_not_regress():
+    rng = np.random.default_rng(0)
+    champion = 0.3 + 0.05 * rng.random(48)
+    better, noise = champion - 0.02, champion + 0.01 * rng.standard_normal(48)
+    assert loop.gate(champion, better)["deploy"]
+    assert loop.gate(champion, better)["lower"] == pytest.approx(0.02)
+    assert not loop.gate(champion, champion)["deploy"]  # a tie stays out
+    verdict = loop.gate(champion, noise)
+    assert verdict["lower"] < verdict["gain"] and not verdict["deploy"]
+    blocked = loop.gate(champion, better, earlier=[(0.30, 0.30), (0.28, 0.30)], tolerance=0.01)
+    assert blocked["regression"] == pytest.approx(0.02) and not blocked["deploy"]
+    assert loop.gate(champion, better, earlier=[(0.28, 0.285)], tolerance=0.01)["deploy"]
+    for bad in (champion[:5], champion[:, None], np.full(48, np.nan)):
+        with pytest.raises(ValueError, match="champion and challenger"):
+            loop.gate(champion, bad)
+
+
+def test_the_alarm_compares_consecutive_batches_two_sided():
+    low = {s: np.linspace(0, 1, 48) for s in loop.SIGNALS}
+    high = {s: np.linspace(2, 3, 48) for s in loop.SIGNALS}
+    assert all(v["ks"] == 0 and v["p"] == 1 for v in loop.alarm(low, low).values())
+    up, down = loop.alarm(low, high), loop.alarm(high, low)
+    assert all(up[s]["ks"] == down[s]["ks"] == 1 and up[s]["p"] < 1e-6 for s in loop.SIGNALS)
+
+
+def test_the_photometric_signal_follows_the_pipelines_motion_and_says_when_it_cannot():
+    scenes = world.render_scenes(5, range(4))
+    for i in range(len(scenes)):
+        a, b = scenes.frame0[i], scenes.frame1[i]
+        result = classical.run_pipeline(a, b)
+        assert result.reliable
+        true, fallback = loop._photometric_error(a, b, scenes.disparity[i], result)
+        flat, _ = loop._photometric_error(a, b, np.ones_like(a), result)
+        assert not fallback and true < flat
+        # no direction found (too few inliers): the brute-force search, flagged
+        blind = classical.run_pipeline(a, b, min_inliers=10**6)
+        searched, fallback = loop._photometric_error(a, b, scenes.disparity[i], blind)
+        assert fallback and np.isfinite(searched)
+
+
 def _check_database(db, rounds, budget):
     with sqlite3.connect(db) as connection:
         labels, distinct, cost = connection.execute(
@@ -92,12 +156,23 @@ def _check_database(db, rounds, budget):
         folder = db.with_name(db.name + ".models")
         for (path,) in connection.execute("SELECT path FROM models"):
             assert (folder / path).is_file()
+        price = experiments.CostModel().label
         for (text,) in connection.execute("SELECT metrics FROM rounds"):
             record = json.loads(text)
-            gate = record["gate"]
-            assert record["deployed"] == (gate["challenger"] < gate["champion"])
+            decision = record["decision"]
+            assert record["deployed"] == decision["deploy"] == (
+                decision["lower"] > 0 and decision["regression"] <= TINY_CONFIG.tolerance)
             test = record["test"]
             assert test["deployed"] == test["challenger" if record["deployed"] else "champion"]
+            assert set(record["served"]) == {"deployed", "frozen", "classical"}
+            assert record["served"]["deployed"] == record["served_absrel"]
+            spent = record["cost"]
+            assert spent["bought"] == pytest.approx(record["labels"] * price)
+            assert spent["total"] == pytest.approx(spent["bought"] + spent["gate"]
+                                                   + spent["held_out"])
+            assert spent["gate"] > 0 and spent["held_out"] > 0 and spent["measurement"] > 0
+            assert (record["alarm"] is None) == (record["round"] == 1)
+            assert sum(record["mix"].values()) == len(record["served_signals"]["uncertainty"])
         return [json.loads(t) for (t,) in connection.execute(
             "SELECT metrics FROM rounds ORDER BY round")]
 

@@ -1,10 +1,15 @@
 """The continuous improvement loop: deploy, monitor, select, label, retrain, gate, redeploy.
 
 A deployed model (the *champion*) serves a stream of unlabelled scenes from a world that
-drifts over the rounds (`PHASES`). Each round it is monitored without labels, a batch of the
-stream is chosen for labelling under a budget, the labels are bought at the price of
-`experiments.CostModel`, a *challenger* is retrained on every label bought so far, and a gate
-deploys it only if it beats the champion on a fixed held-out set of the current phase.
+drifts over the rounds (`PHASES`, abruptly or gradually: `DRIFTS`). Each round it is monitored
+without labels (`monitor`, with drift alarms between rounds: `alarm`), a batch of the stream
+is chosen for labelling under a budget, the labels are bought at the price of
+`experiments.CostModel`, a *challenger* is fine-tuned on every label bought so far (with the
+recipe that `tune_recipe` chose on validation scenes), and a gate deploys it only if a paired
+bootstrap on a fixed held-out set of the current phase says it is better and it does not
+regress on the earlier phases' sets (`gate`). For the record, and never read by the loop,
+each round also scores the champion, the frozen first model and the strongest classical
+method (`CLASSICAL`) on the stream that was served, and the models on a separate test set.
 
 All state lives in one SQLite database (`run` takes its path): the scenes seen, the labels
 bought and their cost, every model (checkpoint file and scores, rejected challengers too),
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import itertools
 import json
 import pathlib
 import sqlite3
@@ -44,8 +50,9 @@ import torch
 from . import _checks, cache, classical, experiments, explain, hybrid, learned, metrics, \
     parallel, world
 
-__all__ = ["PHASES", "STEPS", "STRATEGIES", "LoopConfig", "default_db", "main", "monitor",
-           "phase", "run", "run_many", "select"]
+__all__ = ["CLASSICAL", "DRIFTS", "PHASES", "RECIPE_GRID", "RECIPE_VALIDATION", "SIGNALS", "STEPS",
+           "STRATEGIES", "LoopConfig", "alarm", "default_db", "gate", "main", "monitor", "phase",
+           "run", "run_many", "select", "stream_mix", "tune_recipe"]
 
 #: The loop's steps, in order (the chapter draws its diagram from this list).
 STEPS = ("deploy", "monitor", "select", "label", "retrain", "gate", "redeploy")
@@ -65,7 +72,7 @@ PHASES = (("photos", {}),
                          "low_texture_share": 0.35, "lighting_change": 0.3}))
 
 _APPLICATION_ID = 0x44455054  # "DEPT": marks a database as this loop's
-_SCHEMA_VERSION = 2  # PRAGMA user_version: 2 keeps each checkpoint's SHA-256
+_SCHEMA_VERSION = 3  # PRAGMA user_version: 3 records what each round served and the gate's test
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE scenes(id INTEGER PRIMARY KEY, round INTEGER NOT NULL, phase TEXT NOT NULL,
@@ -78,6 +85,30 @@ CREATE TABLE models(id INTEGER PRIMARY KEY, round INTEGER NOT NULL, path TEXT NO
 CREATE TABLE deployments(round INTEGER PRIMARY KEY, model INTEGER NOT NULL REFERENCES models(id));
 CREATE TABLE rounds(round INTEGER PRIMARY KEY, phase TEXT NOT NULL, metrics TEXT NOT NULL);
 """
+
+#: How the world moves from one phase to the next: "abrupt" (all at once, after
+#: `LoopConfig.phase_rounds` rounds) or "gradual" (the next phase's share of the stream grows
+#: by ``1 / phase_rounds`` a round).
+DRIFTS = ("abrupt", "gradual")
+
+#: The label-free signals that `monitor` computes for every served scene.
+SIGNALS = ("photometric", "disagreement", "uncertainty")
+
+#: The fine-tuning recipes tried on validation scenes by `tune_recipe`: optimisation steps,
+#: learning rate, and replayed scenes of the first model per label bought.
+RECIPE_GRID = {"steps": (60, 150), "lr": (1e-3, 3e-3), "replay": (0.5, 1.0)}
+
+#: Labelled validation scenes per drifted phase (and of the first phase, for forgetting) on
+#: which `tune_recipe` scores each recipe; their labels are part of the loop's cost.
+RECIPE_VALIDATION = 48
+
+#: The strongest classical method of the book, as chapter 5 tunes it on validation scenes of
+#: the standard world (the pipeline's parameters, then motion stereo's): the loop scores it on
+#: every served stream, and the monitor measures the model's disagreement with it.
+#: Chapter 7 checks that these are still `experiments.tune_classical`'s choices.
+CLASSICAL = (("block_size", 7), ("contrast_threshold", 0.01), ("edges", False),
+             ("interpolate", "inverse"), ("penalty", 32.0), ("ratio", 0.7), ("refine", True),
+             ("threshold", 0.5))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,18 +132,31 @@ class LoopConfig:
         Training steps of the first champion (the sweep's recipe by default, so it is the
         sweep's cached model).
     held_out : int
-        Scenes per phase in the gate's fixed held-out set.
+        Scenes per phase in the gate's fixed, labelled held-out set.
     test : int
-        Scenes per phase in a separate test set, on which the deployed and the frozen first
-        model are scored for the record (the gate never sees it).
+        Scenes per phase in a separate test set, on which champion, challenger and the frozen
+        first model are scored for the record (the loop and its gate never see it).
     retrain : str
         "finetune" (the champion, trained further) or "scratch" (a fresh network, with the
-        sweep's recipe), either on every label bought and as many replayed scenes of the
-        first model.
-    steps : int
-        Fine-tuning steps (one thread, like every training run of the book).
+        sweep's recipe), either on every label bought and ``replay`` times as many replayed
+        scenes of the first model.
+    steps, lr, replay : int, float, float
+        The fine-tuning recipe: optimisation steps (one thread, like every training run of
+        the book), learning rate, and replayed first-phase scenes per label bought (at most
+        ``initial``). The defaults are `tune_recipe`'s choice.
     phase_rounds : int
         Rounds per phase of `PHASES`.
+    drift : str
+        One of `DRIFTS`.
+    confidence : float
+        The gate deploys a challenger only if a one-sided paired bootstrap at this level says
+        it is better on the current phase's held-out set ...
+    tolerance : float
+        ... and it is not worse than the champion by more than this AbsRel on any earlier
+        phase's held-out set.
+    classical : tuple of (str, value) pairs
+        Parameters of motion stereo and its pipeline (`classical.motion_stereo`), the
+        classical method scored on the served stream.
     """
 
     budget: int = 16
@@ -125,7 +169,13 @@ class LoopConfig:
     test: int = 64
     retrain: str = "finetune"
     steps: int = 60
-    phase_rounds: int = 1
+    lr: float = 1e-3
+    replay: float = 1.0
+    phase_rounds: int = 2
+    drift: str = "abrupt"
+    confidence: float = 0.9
+    tolerance: float = 0.01
+    classical: tuple = CLASSICAL
 
     def __post_init__(self):
         _checks.integer("stream", self.stream, 2, 10_000)
@@ -137,15 +187,37 @@ class LoopConfig:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
         if self.retrain not in ("finetune", "scratch"):
             raise ValueError(f"retrain must be 'finetune' or 'scratch', got {self.retrain!r}")
+        if self.drift not in DRIFTS:
+            raise ValueError(f"drift must be one of {DRIFTS}, got {self.drift!r}")
         _checks.integer("seed", self.seed, 0, 10**6)
         for name in ("initial", "initial_steps", "held_out", "test", "steps", "phase_rounds"):
             _checks.integer(name, getattr(self, name), 1, 10**6)
+        _checks.number("lr", self.lr, 1e-6, 1.0)
+        _checks.number("replay", self.replay, 0.0, 100.0)
+        _checks.number("confidence", self.confidence, 0.5, 0.999)
+        _checks.number("tolerance", self.tolerance, 0.0, 1.0)
+        if (not isinstance(self.classical, tuple)
+                or not all(isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str)
+                           for p in self.classical)):
+            raise TypeError("classical must be a tuple of (name, value) pairs of "
+                            f"classical.motion_stereo's parameters, got {self.classical!r}")
+
+
+def stream_mix(round_: int, config: LoopConfig = LoopConfig()) -> tuple:
+    """The phases of a round's stream, as ``(phase name, scenes)`` pairs, oldest first."""
+    round_ = _checks.integer("round", round_, 1, 10**6)
+    step, within = divmod(round_ - 1, config.phase_rounds)
+    last = len(PHASES) - 1
+    if config.drift == "abrupt" or step >= last:
+        return ((PHASES[min(step, last)][0], config.stream),)
+    newer = int(round(config.stream * within / config.phase_rounds))
+    return tuple((PHASES[step + k][0], n) for k, n in enumerate((config.stream - newer, newer))
+                 if n > 0)
 
 
 def phase(round_: int, config: LoopConfig = LoopConfig()) -> tuple[str, world.WorldConfig]:
-    """The phase name and world of a round (rounds count from 1)."""
-    round_ = _checks.integer("round", round_, 1, 10**6)
-    name = PHASES[min((round_ - 1) // config.phase_rounds, len(PHASES) - 1)][0]
+    """The newest phase in a round's stream (the one its gate tests on) and its world."""
+    name = stream_mix(round_, config)[-1][0]
     return name, _phase_world(name)
 
 
@@ -158,47 +230,142 @@ def _stream_seed(seed, name):
 
 
 def _phase_scenes(name, n, offset):
-    """Fixed labelled scenes of a phase: the gate's held-out set (offset 1) or the test set
-    (offset 101), apart from every stream and from the book's test scenes."""
+    """Fixed labelled scenes of a phase, apart from every stream and from the book's test
+    scenes: the gate's held-out set (offset 1), the test set (offset 101), and the recipe's
+    validation scenes (201) and labels (301)."""
     seed = world.HELD_OUT_SEED + offset + [p for p, _ in PHASES].index(name)
     return world.render_scenes(seed, range(n), _phase_world(name))
 
 
-def _photometric_error(frame0, frame1, disparity):
-    """`hybrid.photometric_error` at the best of 8 motion directions and 9 global scales
-    (the model gives neither: its depth is relative, and the flow's direction is the
-    camera's)."""
+def _split_classical(params):
+    params = dict(params)
+    stereo = {k: params.pop(k) for k in experiments.STEREO_GRID if k in params}
+    return params, stereo
+
+
+def _photometric_error(frame0, frame1, disparity, result):
+    """`hybrid.photometric_error` of a disparity map known up to scale: along the pipeline's
+    RANSAC direction, at the scale that matches its inliers' flow (the median ratio), or,
+    when the pipeline finds no direction, at the best of 8 directions and 9 global scales.
+    Returns the error and whether that brute-force fallback was used."""
+    if result.reliable and result.fit.direction is not None and len(result.points):
+        direction = result.fit.direction / np.linalg.norm(result.fit.direction)
+        h, w = disparity.shape
+        x = np.clip(np.round(result.points[:, 0]).astype(int), 0, w - 1)
+        y = np.clip(np.round(result.points[:, 1]).astype(int), 0, h - 1)
+        scale = np.median(np.linalg.norm(result.flow, axis=1) / disparity[y, x])
+        return hybrid.photometric_error(frame0, frame1, scale * disparity, direction), False
     return min(hybrid.photometric_error(frame0, frame1, scale * disparity,
                                         np.array([np.cos(angle), np.sin(angle)]))
                for angle in np.radians(np.arange(0.0, 360.0, 45.0))
-               for scale in np.geomspace(0.5, 2.0, 9))
+               for scale in np.geomspace(0.5, 2.0, 9)), True
 
 
-def monitor(model: learned.DepthModel, scenes: world.Scene) -> dict:
-    """The label-free signals on a batch of served scenes, and the true error for analysis.
+def monitor(model: learned.DepthModel, scenes: world.Scene,
+            classical_params: tuple = CLASSICAL,
+            world_config: world.WorldConfig = world.WorldConfig()) -> dict:
+    """The label-free signals on a batch of served scenes, and the true errors for analysis.
+
+    Parameters
+    ----------
+    model : learned.DepthModel
+    scenes : world.Scene
+        A batch from `world.render_scenes`.
+    classical_params : tuple of (name, value) pairs
+        Motion stereo's parameters (see `LoopConfig.classical`).
+    world_config : world.WorldConfig
+        The scenes' world (motion stereo searches up to its largest disparity).
 
     Returns
     -------
     dict of (N,) arrays
         ``photometric``: the photometric error of the model's depth (frame 1 warped onto
-        frame 0 by the flow it implies, at the best-fitting motion);
-        ``disagreement``: mean |log| ratio of the model's and the pipeline's median-scaled
+        frame 0 by the flow it implies, along the pipeline's motion direction, at the scale of
+        its inliers); ``fallback``: True where the pipeline found no direction and the
+        photometric error took the best of a brute-force search instead;
+        ``disagreement``: mean |log| ratio of the model's and motion stereo's median-scaled
         depth; ``uncertainty``: the spread of the model's log depth over the four flips of
-        the input (a small test-time ensemble); ``absrel``: the true error, which the loop
-        itself never uses.
+        the input (a small test-time ensemble). For analysis only (the loop never reads
+        them): ``absrel``, the model's true error, and ``classical``, motion stereo's.
     """
+    if not isinstance(scenes, world.Scene) or scenes.frame0.ndim != 3:
+        raise TypeError("scenes must be a batch of scenes from world.render_scenes")
+    pipeline, stereo = _split_classical(classical_params)
+    search = experiments.comparison._stereo_range(world_config)
     depth, spread = explain.learned_uncertainty(model, scenes.frame0, scenes.frame1)
-    uncertainty = spread.mean((-2, -1))
-    photometric, disagreement = np.zeros(len(scenes)), np.zeros(len(scenes))
-    for i in range(len(scenes)):
-        result = classical.run_pipeline(scenes.frame0[i], scenes.frame1[i])
-        disagreement[i] = np.abs(explain.relative_log_depth(depth[i])
-                                 - explain.relative_log_depth(result.depth)).mean()
-        photometric[i] = _photometric_error(scenes.frame0[i], scenes.frame1[i], 1.0 / depth[i])
-    absrel = np.array([metrics.depth_metrics(depth[i], scenes.depth[i]).absrel
-                       for i in range(len(scenes))])
-    return {"photometric": photometric, "disagreement": disagreement,
-            "uncertainty": uncertainty, "absrel": absrel}
+    n = len(scenes)
+    out = {k: np.zeros(n) for k in ("photometric", "disagreement", "absrel", "classical")}
+    out["uncertainty"], out["fallback"] = spread.mean((-2, -1)), np.zeros(n, bool)
+    for i in range(n):
+        a, b = scenes.frame0[i], scenes.frame1[i]
+        result = classical.run_pipeline(a, b, **pipeline)
+        stereo_depth = classical.motion_stereo(a, b, search, **stereo, **pipeline)
+        out["disagreement"][i] = np.abs(explain.relative_log_depth(depth[i])
+                                        - explain.relative_log_depth(stereo_depth)).mean()
+        out["photometric"][i], out["fallback"][i] = _photometric_error(a, b, 1.0 / depth[i],
+                                                                       result)
+        out["absrel"][i] = metrics.depth_metrics(depth[i], scenes.depth[i]).absrel
+        out["classical"][i] = metrics.depth_metrics(stereo_depth, scenes.depth[i]).absrel
+    return out
+
+
+def gate(champion: np.ndarray, challenger: np.ndarray, earlier=(), confidence: float = 0.9,
+         tolerance: float = 0.01, seed: int = 0) -> dict:
+    """The gate's decision: deploy the challenger only if it is better on the current phase's
+    held-out scenes and no worse on the earlier phases'.
+
+    Parameters
+    ----------
+    champion, challenger : (N,) arrays
+        Per-scene AbsRel of both models on the same held-out scenes of the current phase.
+    earlier : sequence of (float, float)
+        Champion's and challenger's mean AbsRel on each earlier phase's held-out set.
+    confidence : float
+        Level of the one-sided paired bootstrap interval (percentile, 2000 resamples) of the
+        mean gain (champion minus challenger), whose lower end must be above 0.
+    tolerance : float
+        The largest regression (challenger minus champion) allowed on an earlier phase.
+    seed : int
+        Seeds the bootstrap.
+
+    Returns
+    -------
+    dict
+        ``gain`` (mean, > 0 is better), ``lower`` (the interval's lower end), ``regression``
+        (the largest on an earlier phase; 0 without any), ``deploy`` (bool).
+    """
+    champion, challenger = (np.asarray(v, float) for v in (champion, challenger))
+    if champion.ndim != 1 or champion.shape != challenger.shape or len(champion) < 2:
+        raise ValueError("champion and challenger must be per-scene scores on the same "
+                         f"(N,) held-out scenes, N >= 2; got shapes {champion.shape} and "
+                         f"{challenger.shape}")
+    if not (np.isfinite(champion).all() and np.isfinite(challenger).all()):
+        raise ValueError("champion and challenger scores must be finite")
+    gain = champion - challenger
+    if np.ptp(gain) == 0:  # no spread to resample: the interval is the value itself
+        lower = float(gain[0])
+    else:
+        lower = float(scipy.stats.bootstrap(
+            (gain,), np.mean, n_resamples=2000, confidence_level=confidence,
+            alternative="greater", method="percentile",
+            rng=np.random.default_rng(seed)).confidence_interval.low)
+    regression = max([float(new - old) for old, new in earlier], default=0.0)
+    return {"gain": float(gain.mean()), "lower": lower, "regression": regression,
+            "deploy": bool(lower > 0 and regression <= tolerance)}
+
+
+def alarm(previous: dict, current: dict) -> dict:
+    """Drift alarms from two consecutive served batches: per signal of `SIGNALS`, the
+    two-sample Kolmogorov-Smirnov statistic between the batches (0 for the same
+    distribution, 1 for disjoint ones; two-sided, so a signal that falls counts as much as one
+    that rises) and its p-value."""
+    out = {}
+    for signal in SIGNALS:
+        a, b = (np.asarray(batch[signal], float) for batch in (previous, current))
+        a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+        test = scipy.stats.ks_2samp(a, b)
+        out[signal] = {"ks": float(test.statistic), "p": float(test.pvalue)}
+    return out
 
 
 def select(strategy: str, signals: dict, features: np.ndarray, budget: int,
@@ -207,8 +374,8 @@ def select(strategy: str, signals: dict, features: np.ndarray, budget: int,
 
     "random" draws them uniformly; "uncertainty", "disagreement" and "photometric" take the
     largest signal; "diversity" takes the most uncertain half of the stream (at least twice
-    the budget) and covers it greedily (k-centre) in the space of ``features``, so that the batch is not a handful of
-    near-identical hard scenes.
+    the budget) and covers it greedily (k-centre) in the space of ``features``, so that the
+    batch is not a handful of near-identical hard scenes.
     """
     n = len(features)
     budget = _checks.integer("budget", budget, 1, n)
@@ -320,8 +487,16 @@ def _repair(connection, db, config) -> None:
                   f"{first} to {last} are computed again", RuntimeWarning, stacklevel=3)
 
 
-def _score(model, scenes):
-    return float(np.mean([m.absrel for m in learned.evaluate(model, scenes)]))
+def _scene_scores(model, scenes):
+    """Per-scene AbsRel of a model on a batch of scenes."""
+    return np.array([m.absrel for m in learned.evaluate(model, scenes)])
+
+
+def _replay(config, share, n_labels):
+    """The first model's scenes replayed beside ``n_labels`` new labels: ``share`` times as
+    many, at most ``config.initial`` (a list of at most one batch)."""
+    n = min(config.initial, int(round(share * n_labels)))
+    return [world.render_scenes(learned.TRAIN_SEED, range(n))] if n else []
 
 
 def _start(connection, db, config, progress):
@@ -349,62 +524,83 @@ def _labelled_scenes(connection):
 
 def _round(connection, db, config, round_, prices, frozen, progress):
     """Runs and commits one round."""
-    name, world_config = phase(round_, config)
     champion_id, path = connection.execute(
         "SELECT m.id, m.path FROM deployments d JOIN models m ON m.id = d.model "
         "ORDER BY d.round DESC LIMIT 1").fetchone()
     champion = learned.load(_checkpoints(db) / path)
-    # deploy: the champion serves this round's stream
-    stream_seed = _stream_seed(config.seed, name)
-    first = int(connection.execute("SELECT COUNT(*) FROM scenes WHERE phase = ?",
-                                   (name,)).fetchone()[0])
-    served = world.render_scenes(stream_seed, range(first, first + config.stream),
-                                 world_config)
-    # monitor, select
-    signals = monitor(champion, served)
+    # deploy: the champion serves this round's stream, a batch per phase in it
+    parts = []
+    for name, n in stream_mix(round_, config):
+        first = int(connection.execute("SELECT COUNT(*) FROM scenes WHERE phase = ?",
+                                       (name,)).fetchone()[0])
+        seed, world_config = _stream_seed(config.seed, name), _phase_world(name)
+        parts.append((name, seed, first, world_config,
+                      world.render_scenes(seed, range(first, first + n), world_config)))
+    # monitor (the true errors of the champion, the frozen model and motion stereo are kept
+    # for the record; the loop never reads them), select
+    watched = [monitor(champion, scenes, config.classical, w) for *_, w, scenes in parts]
+    signals = {k: np.concatenate([m[k] for m in watched]) for k in watched[0]}
+    frozen_served = np.concatenate([_scene_scores(frozen, p[-1]) for p in parts])
     rng = np.random.default_rng([config.seed, round_])
-    chosen = select(config.strategy, signals, _features(champion, served), config.budget, rng)
-    # label (bought now, committed with the round), retrain
-    # Every label bought so far, and as many of the first model's scenes (replayed so that it
-    # does not forget them), so that the new labels are half of what the challenger sees.
-    bought = world.render_scenes(stream_seed, [first + int(i) for i in chosen], world_config)
+    features = np.concatenate([_features(champion, p[-1]) for p in parts])
+    chosen = select(config.strategy, signals, features, config.budget, rng)
+    where = [(k, j) for k, p in enumerate(parts) for j in range(len(p[-1]))]
+    # label (bought now, committed with the round), retrain on every label bought so far and
+    # ``replay`` times as many of the first model's scenes (so that it does not forget them)
+    bought = []
+    for k, (_, seed, first, world_config, _) in enumerate(parts):
+        idx = [first + j for kk, j in (where[int(i)] for i in chosen) if kk == k]
+        if idx:
+            bought.append(world.render_scenes(seed, idx, world_config))
     earlier = _labelled_scenes(connection)
-    replay = world.render_scenes(learned.TRAIN_SEED, range(min(
-        config.initial, len(bought) + sum(len(b) for b in earlier))))
-    dataset = learned.SceneDataset.of(replay, *earlier, bought)
-    train_config = learned.TrainConfig(steps=config.steps, lr=2e-3, threads=1,
-                                       seed=1000 * config.seed + round_)
+    n_labels = sum(len(b) for b in bought + earlier)
+    dataset = learned.SceneDataset.of(*_replay(config, config.replay, n_labels), *earlier,
+                                      *bought)
     start = time.perf_counter()
     if config.retrain == "finetune":
-        challenger = learned.fit(champion, dataset, train_config, progress)
+        challenger = learned.fit(champion, dataset, learned.TrainConfig(
+            steps=config.steps, lr=config.lr, threads=1, seed=1000 * config.seed + round_),
+            progress)
     else:
         challenger = learned.fit(learned.untrained(seed=config.seed), dataset,
-                                 dataclasses.replace(train_config, steps=config.initial_steps,
-                                                     lr=learned.TrainConfig().lr), progress)
+                                 dataclasses.replace(_initial_config(config),
+                                                     seed=1000 * config.seed + round_),
+                                 progress)
     seconds = time.perf_counter() - start
-    # gate on the phase's fixed held-out set
-    held_out = _phase_scenes(name, config.held_out, 1)
-    scores = {"champion": _score(champion, held_out),
-              "challenger": _score(challenger, held_out),
-              "frozen": _score(frozen, held_out)}
-    deployed = scores["challenger"] < scores["champion"]
+    # gate: a paired test on the current phase's held-out set, no regression on the earlier
+    # phases' sets
+    name, world_config = phase(round_, config)
+    names = [p for p, _ in PHASES]
+    held = {p: _phase_scenes(p, config.held_out, 1) for p in names[:names.index(name) + 1]}
+    champion_held = {p: _scene_scores(champion, s) for p, s in held.items()}
+    challenger_held = {p: _scene_scores(challenger, s) for p, s in held.items()}
+    decision = gate(champion_held[name], challenger_held[name],
+                    [(champion_held[p].mean(), challenger_held[p].mean())
+                     for p in held if p != name],
+                    config.confidence, config.tolerance, seed=1000 * config.seed + round_)
+    deployed = decision["deploy"]
+    scores = {"champion": float(champion_held[name].mean()),
+              "challenger": float(challenger_held[name].mean()),
+              "frozen": float(_scene_scores(frozen, held[name]).mean())}
     test = _phase_scenes(name, config.test, 101)
-    test_scores = {"champion": _score(champion, test), "challenger": _score(challenger, test),
-                   "frozen": _score(frozen, test)}
+    test_scores = {k: float(_scene_scores(m, test).mean()) for k, m in
+                   (("champion", champion), ("challenger", challenger), ("frozen", frozen))}
     test_scores["deployed"] = test_scores["challenger" if deployed else "champion"]
     checkpoint = _checkpoints(db) / f"round-{round_:03d}.pt"
     digest = _save_model(challenger, checkpoint)  # before the commit that references it
     correlation = {}
-    for signal in ("photometric", "disagreement", "uncertainty"):
+    for signal in SIGNALS:
         rho = scipy.stats.spearmanr(signals[signal], signals["absrel"])[0]
         correlation[signal] = None if np.isnan(rho) else float(rho)  # None: a constant signal
+    previous = connection.execute("SELECT metrics FROM rounds WHERE round = ?",
+                                  (round_ - 1,)).fetchone()
     connection.execute("BEGIN IMMEDIATE")
     ids = []
-    for j in range(config.stream):
-        cursor = connection.execute(
-            "INSERT INTO scenes(round, phase, world_seed, idx) VALUES (?, ?, ?, ?)",
-            (round_, name, stream_seed, first + j))
-        ids.append(cursor.lastrowid)
+    for part, seed, first, _, scenes in parts:
+        for j in range(len(scenes)):
+            ids.append(connection.execute(
+                "INSERT INTO scenes(round, phase, world_seed, idx) VALUES (?, ?, ?, ?)",
+                (round_, part, seed, first + j)).lastrowid)
     connection.executemany("INSERT INTO labels VALUES (?, ?, ?)",
                            [(ids[int(i)], round_, prices.label) for i in chosen])
     model_id = connection.execute(
@@ -412,10 +608,28 @@ def _round(connection, db, config, round_, prices, frozen, progress):
         (round_, checkpoint.name, champion_id, json.dumps(scores), digest)).lastrowid
     connection.execute("INSERT INTO deployments VALUES (?, ?)",
                        (round_, model_id if deployed else champion_id))
-    labels, cost = connection.execute("SELECT COUNT(*), SUM(cost) FROM labels").fetchone()
-    record = {"round": round_, "phase": name, "labels": labels, "cost": cost,
-              "deployed": bool(deployed), "gate": scores, "test": test_scores,
+    labels, bought_cost = connection.execute("SELECT COUNT(*), SUM(cost) FROM labels").fetchone()
+    cost = {"bought": bought_cost, "gate": len(held) * config.held_out * prices.label,
+            "held_out": _recipe_labels(config) * prices.label}
+    cost["total"] = sum(cost.values())
+    # measurement, never charged to the loop: the test sets of the phases seen, and the
+    # labels of every served scene, which only the book's figures use
+    cost["measurement"] = (len(held) * config.test + round_ * config.stream) * prices.label
+    served_signals = {s: signals[s].tolist() for s in SIGNALS}
+    record = {"round": round_, "phase": name,
+              "mix": {p: n for p, n in stream_mix(round_, config)},
+              "labels": labels, "cost": cost,
+              "deployed": bool(deployed), "gate": scores, "decision": decision,
+              "test": test_scores,
+              "served": {"deployed": float(signals["absrel"].mean()),
+                         "frozen": float(frozen_served.mean()),
+                         "classical": float(signals["classical"].mean())},
               "served_absrel": float(signals["absrel"].mean()),
+              "signals": {s: float(signals[s].mean()) for s in SIGNALS},
+              "fallback": float(signals["fallback"].mean()),
+              "alarm": None if previous is None else alarm(
+                  json.loads(previous[0])["served_signals"], served_signals),
+              "served_signals": served_signals,
               "retrain_seconds": round(seconds, 2),
               "signal_correlation": correlation}
     connection.execute("INSERT INTO rounds VALUES (?, ?, ?)",
@@ -439,18 +653,34 @@ def run(db, rounds: int, config: LoopConfig = LoopConfig(),
     config : LoopConfig
         Must equal the configuration the database was created with.
     prices : experiments.CostModel
-        Every label is charged ``prices.label``.
+        Every label, bought, held out or tested on, is priced at ``prices.label``.
     progress : bool
 
     Returns
     -------
     list of dict
-        Every committed round's record: phase, labels and cost so far, the gate's scores
-        (AbsRel on the phase's held-out set of champion, challenger and the frozen first
-        model), whether the challenger was deployed, the same three models' AbsRel and the
-        deployed one's on the phase's test set, the served scenes' true AbsRel under the
-        champion and how each monitoring signal correlates with it (Spearman), and the
-        wall time of the retraining (the only field that differs between two runs).
+        Every committed round's record:
+
+        - ``phase`` (the newest in the stream, whose held-out set the gate uses) and ``mix``
+          (scenes served per phase);
+        - ``served``: the true AbsRel on the served stream of the model that served it
+          (``deployed``, the champion), of the frozen first model and of motion stereo
+          (``classical``); ``served_absrel`` is the first of these;
+        - ``labels`` bought so far and ``cost``: ``bought`` (those labels), ``gate`` (the
+          gate's held-out sets of the phases seen), ``held_out`` (the validation scenes the
+          fine-tuning recipe was chosen on), their ``total``, and ``measurement``: the test
+          sets and the served scenes' labels, which only the book's figures use and which
+          are not charged to the loop;
+        - ``gate``: the held-out AbsRel of champion, challenger and the frozen model;
+          ``decision``: the gate's paired statistic (`gate`); ``deployed``;
+        - ``test``: the same three models' AbsRel and the deployed one's on the phase's
+          test set;
+        - ``signals`` (batch means of `SIGNALS`), ``served_signals`` (per scene),
+          ``fallback`` (the share of scenes whose photometric error needed the brute-force
+          search), ``alarm`` (`alarm` against the previous round; None in round 1) and
+          ``signal_correlation`` (Spearman, per signal, with the champion's true error);
+        - ``retrain_seconds``: the wall time of the retraining (the only field that differs
+          between two runs).
     """
     rounds = _checks.integer("rounds", rounds, 1, 10_000)
     if not isinstance(config, LoopConfig):
@@ -475,17 +705,88 @@ def run(db, rounds: int, config: LoopConfig = LoopConfig(),
         connection.close()
 
 
-def default_db(config: LoopConfig = LoopConfig()) -> pathlib.Path:
-    """The database of a configuration in the model cache, named by the configuration and
-    by the code that makes its numbers: `cache.code_version`'s modules, and this module,
-    `explain`, `hybrid` and the `experiments` package (so a changed loop starts afresh
-    instead of reading stale rounds)."""
+def _code_digest() -> str:
+    """The code that makes the loop's numbers: `cache.code_version`'s modules, and this
+    module, `explain`, `hybrid` and the `experiments` package."""
     digest = hashlib.sha256()
     sources = [pathlib.Path(m.__file__) for m in (sys.modules[__name__], explain, hybrid)]
     sources += sorted(pathlib.Path(experiments.__file__).parent.glob("*.py"))
     for path in sources:
         digest.update(path.name.encode() + path.read_bytes())
-    return cache.directory() / f"loop-{cache.cache_key(config, digest.hexdigest()[:16])}.sqlite"
+    return digest.hexdigest()[:16]
+
+
+def default_db(config: LoopConfig = LoopConfig()) -> pathlib.Path:
+    """The database of a configuration in the model cache, named by the configuration and
+    by the code that makes its numbers (`_code_digest`), so that a changed loop starts afresh
+    instead of reading stale rounds."""
+    return cache.directory() / f"loop-{cache.cache_key(config, _code_digest())}.sqlite"
+
+
+def _recipe_labels(config) -> int:
+    """Labelled validation scenes that `tune_recipe` uses: ``budget`` to fine-tune on and
+    `RECIPE_VALIDATION` to score on per drifted phase, and `RECIPE_VALIDATION` of the first
+    phase (to measure forgetting)."""
+    return (len(PHASES) - 1) * (config.budget + RECIPE_VALIDATION) + RECIPE_VALIDATION
+
+
+def _recipe_job(model, config, recipe, name):
+    """Worker: ``model`` fine-tuned with ``recipe`` on ``config.budget`` labelled validation
+    scenes of the phase ``name`` and the replay; its mean AbsRel on validation scenes of that
+    phase and of the first (None: the model as it is)."""
+    torch.set_num_threads(1)
+    if recipe is not None:
+        labelled = _phase_scenes(name, config.budget, 301)
+        model = learned.fit(model, learned.SceneDataset.of(
+            *_replay(config, recipe["replay"], config.budget), labelled), learned.TrainConfig(
+                steps=recipe["steps"], lr=recipe["lr"], threads=1, seed=config.seed), False)
+    return {p: float(_scene_scores(model, _phase_scenes(p, RECIPE_VALIDATION, 201)).mean())
+            for p in dict.fromkeys((PHASES[0][0], name))}
+
+
+def tune_recipe(config: LoopConfig = LoopConfig(), progress: bool = True) -> dict:
+    """Chooses the fine-tuning recipe on validation scenes, never on the loop's own streams,
+    held-out or test sets; cached on disk.
+
+    For every recipe of `RECIPE_GRID` and every drifted phase, the first model of ``config``
+    is fine-tuned once, as in a round, on ``config.budget`` labelled scenes of the phase and
+    the replay, and scored on `RECIPE_VALIDATION` validation scenes of that phase and of the
+    first phase. A recipe's score is the mean of the two over the drifted phases (so that
+    forgetting the first phase counts as much as learning the new one); the lowest wins.
+    The jobs run on the workers of `depthlab.parallel`.
+
+    Returns
+    -------
+    dict
+        ``chosen`` (the recipe: ``steps``, ``lr``, ``replay``); ``tried``: every recipe with
+        its ``absrel`` per phase (drifted phase name to ``{phase: AbsRel}``) and ``score``;
+        ``untuned``: the first model's own scores, in the same form; ``labels``: the
+        labelled validation scenes used.
+    """
+    if not isinstance(config, LoopConfig):
+        raise TypeError(f"config must be a LoopConfig, got {type(config).__name__}")
+    path = cache.directory() / "recipe-{}.json".format(cache.cache_key(
+        config.seed, config.budget, config.initial, config.initial_steps, RECIPE_GRID,
+        RECIPE_VALIDATION, _code_digest()))
+    if not path.is_file():
+        model = _first_model(config, progress)
+        recipes = [dict(zip(RECIPE_GRID, values))
+                   for values in itertools.product(*RECIPE_GRID.values())]
+        drifted = [p for p, _ in PHASES[1:]]
+        jobs = [(model, config, r, p) for r in [None, *recipes] for p in drifted]
+        results, _ = parallel.run(_recipe_job, jobs, desc="validation: fine-tuning recipes",
+                                  labels=[f"{r}, {p}" for _, _, r, p in jobs],
+                                  progress=progress)
+        scored = []
+        for k, recipe in enumerate([None, *recipes]):
+            absrel = dict(zip(drifted, results[k * len(drifted):(k + 1) * len(drifted)]))
+            scored.append({"recipe": recipe, "absrel": absrel,
+                           "score": float(np.mean([np.mean(list(v.values()))
+                                                   for v in absrel.values()]))})
+        saved = {"chosen": min(scored[1:], key=lambda t: t["score"])["recipe"],
+                 "tried": scored[1:], "untuned": scored[0], "labels": _recipe_labels(config)}
+        cache.write_atomic(path, lambda target: target.write_text(json.dumps(saved)))
+    return json.loads(path.read_text())
 
 
 def _committed(db):
@@ -562,7 +863,8 @@ def run_many(configs, rounds: int, progress: bool = True) -> list:
         cache.write_bytes(db, files["db"])
 
     parallel.run(_loop_job, [(c, rounds, _files(default_db(c))) for c in todo],
-                 labels=[f"{c.strategy}, seed {c.seed}" for c in todo], desc="loops",
+                 labels=[f"{c.strategy}, {c.drift}, seed {c.seed}" for c in todo],
+                 desc="loops",
                  progress=progress, keep=keep)
     return [run(default_db(c), rounds, c, progress=False) for c in configs]
 
@@ -590,6 +892,14 @@ def main(argv=None) -> int:
     go.add_argument("--test", type=int, default=defaults.test)
     go.add_argument("--phase-rounds", type=int, default=defaults.phase_rounds,
                     help="rounds per phase of the drift")
+    go.add_argument("--drift", default=defaults.drift, choices=DRIFTS)
+    go.add_argument("--lr", type=float, default=defaults.lr, help="fine-tuning learning rate")
+    go.add_argument("--replay", type=float, default=defaults.replay,
+                    help="replayed first-phase scenes per label bought")
+    go.add_argument("--confidence", type=float, default=defaults.confidence,
+                    help="the gate's one-sided bootstrap level")
+    go.add_argument("--tolerance", type=float, default=defaults.tolerance,
+                    help="the largest regression (AbsRel) allowed on an earlier phase")
     go.add_argument("--json", action="store_true", help="print one JSON list of the rounds")
     args = parser.parse_args(argv)
     try:
@@ -597,7 +907,9 @@ def main(argv=None) -> int:
                             stream=args.stream, initial=args.initial,
                             initial_steps=args.initial_steps, held_out=args.held_out,
                             test=args.test, retrain=args.retrain, steps=args.steps,
-                            phase_rounds=args.phase_rounds)
+                            lr=args.lr, replay=args.replay, phase_rounds=args.phase_rounds,
+                            drift=args.drift, confidence=args.confidence,
+                            tolerance=args.tolerance)
         db = args.db or default_db(config)
         records = run(db, args.rounds, config, progress=not args.json)
     except (ValueError, TypeError) as error:
@@ -606,11 +918,12 @@ def main(argv=None) -> int:
         print(json.dumps(records))
     else:
         for r in records:
-            gate = r["gate"]
-            print(f"round {r['round']:>3} ({r['phase']}): {r['labels']} labels, cost "
-                  f"{r['cost']:.0f}; held-out AbsRel champion {gate['champion']:.3f}, "
-                  f"challenger {gate['challenger']:.3f}, frozen {gate['frozen']:.3f}; "
-                  + ("deployed" if r["deployed"] else "rejected"))
+            served, decision = r["served"], r["decision"]
+            print(f"round {r['round']:>3} ({r['phase']}): served AbsRel deployed "
+                  f"{served['deployed']:.3f}, frozen {served['frozen']:.3f}, classical "
+                  f"{served['classical']:.3f}; {r['labels']} labels, cost "
+                  f"{r['cost']['total']:.0f}; gate gain {decision['gain']:+.3f} (lower "
+                  f"{decision['lower']:+.3f}): " + ("deployed" if r["deployed"] else "rejected"))
     return 0
 
 
