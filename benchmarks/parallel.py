@@ -27,8 +27,7 @@ import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
-sys.path.insert(0, str(BOOK))
-from depthlab import cpu  # noqa: E402  (after the path it lives on)
+from depthlab import cpu  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 

@@ -38,8 +38,7 @@ from nbclient import NotebookClient
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
-sys.path.insert(0, str(BOOK))
-from depthlab import cpu  # noqa: E402  (after the path it lives on)
+from depthlab import cpu  # noqa: E402
 
 CHAPTERS = sorted(p.stem for p in BOOK.glob("[0-9][0-9]_*.ipynb"))
 STATUS = BOOK / "status.json"

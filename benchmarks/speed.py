@@ -19,10 +19,9 @@ import time
 
 import cv2
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "book"))
-import torch  # noqa: E402
+import torch
 
-from depthlab import classical, experiments, features, learned, loop, world  # noqa: E402
+from depthlab import classical, experiments, features, learned, loop, world
 
 
 def best_of(repeats, run):
@@ -66,7 +65,7 @@ def descriptor_speed(sizes=(16, 4096)):
     seconds = {}
     for n in sizes:
         start = time.perf_counter()
-        descriptor = features.train(n, experiments.FEATURE_CONFIG, progress=False)
+        descriptor = features.train(n, config=experiments.FEATURE_CONFIG, progress=False)
         seconds[n] = time.perf_counter() - start
     return seconds, descriptor
 
@@ -94,11 +93,11 @@ def loop_round_speed():
     rounds = len(loop.PHASES) * config.phase_rounds
     with tempfile.TemporaryDirectory() as folder:
         db = pathlib.Path(folder) / "loop.sqlite"
-        loop.run(db, 1, config, progress=False)  # the first model, and round 1 as a warm-up
+        loop.run(db, 1, config=config, progress=False)  # the first model, and round 1 as a warm-up
         seconds = []
         for r in range(2, rounds + 1):
             start = time.perf_counter()
-            loop.run(db, r, config, progress=False)
+            loop.run(db, r, config=config, progress=False)
             seconds.append(time.perf_counter() - start)
     return seconds
 

@@ -194,7 +194,7 @@ def test_densify_interpolates_depth_or_inverse_depth_and_can_stop_at_edges():
     assert np.isclose(linear[0, 14], 1.0 + 3.0 * 5 / 10)
     guide = np.zeros((10, 20), np.float32)
     guide[:, 12:] = 1.0  # the far surface is bright, from column 12 on
-    edged = classical.densify(points, depth, (10, 20), "depth", guide)
+    edged = classical.densify(points, depth, (10, 20), interpolate="depth", guide=guide)
     assert np.all(edged[:, 13:] == 4.0) and np.all(edged[:, :10] == 1.0)
     with pytest.raises(ValueError, match="interpolate"):
         classical.densify(points, depth, (10, 20), interpolate="log")
@@ -208,7 +208,7 @@ def test_stereo_penalty_is_checked_and_smooths():
     scene = world.render_scene(0, 2)
     with pytest.raises(ValueError, match="penalty"):
         classical.motion_stereo(scene.frame0, scene.frame1, penalty=-1.0)
-    rough = classical.motion_stereo(scene.frame0, scene.frame1, 32, penalty=1.0)
-    smooth = classical.motion_stereo(scene.frame0, scene.frame1, 32, penalty=64.0)
+    rough = classical.motion_stereo(scene.frame0, scene.frame1, max_disparity=32, penalty=1.0)
+    smooth = classical.motion_stereo(scene.frame0, scene.frame1, max_disparity=32, penalty=64.0)
     roughness = lambda d: np.nanmean(np.abs(np.diff(1.0 / d, axis=1)))  # noqa: E731
     assert roughness(smooth) < roughness(rough)

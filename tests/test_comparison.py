@@ -240,7 +240,7 @@ def test_a_tiny_study_tunes_on_validation_trains_more_seeds_and_is_cached(tmp_pa
         # The map: its level of the study's world reuses the study's models, and trains
         # only the other level's; every method is tuned on each level's validation scenes.
         noisy = dataclasses.replace(world.WorldConfig(), noise=0.05, blur=1.0)
-        atlas = experiments.crossover_map({"default": world.WorldConfig(), "noisy": noisy},
+        atlas = experiments.crossover_map(levels={"default": world.WorldConfig(), "noisy": noisy},
                                           sizes=(2, 4, 8), seeds=(0,), n_test=12,
                                           n_validation=10, config=config, progress=False)
         assert len(trained()) == len(count) + 3
@@ -266,9 +266,9 @@ def test_a_tiny_study_tunes_on_validation_trains_more_seeds_and_is_cached(tmp_pa
     with pytest.raises(ValueError, match="sizes"):
         experiments.study_models([0])
     with pytest.raises(TypeError, match="WorldConfig"):
-        experiments.crossover_map({"bad": {"noise": 0.01}})
+        experiments.crossover_map(levels={"bad": {"noise": 0.01}})
     with pytest.raises(ValueError, match="levels"):
-        experiments.crossover_map({})
+        experiments.crossover_map(levels={})
     with pytest.raises(ValueError, match="sizes"):
         experiments.crossover_map(sizes=(4, 2, 8))
     with pytest.raises(ValueError, match="seeds"):

@@ -102,12 +102,12 @@ def test_power_law_fit_recovers_known_parameters():
 def test_models_and_sweeps_are_cached_by_configuration(tmp_path, monkeypatch):
     monkeypatch.setenv("DEPTHLAB_CACHE", str(tmp_path))
     tiny = learned.TrainConfig(steps=3, batch=2, crop=(16, 16), threads=1)
-    first = experiments.trained_model(6, 0, config=tiny, progress=False)
+    first = experiments.trained_model(6, seed=0, config=tiny, progress=False)
     assert len(list(tmp_path.glob("model-*.pt"))) == 1
-    again = experiments.trained_model(6, 0, config=tiny, progress=False)
+    again = experiments.trained_model(6, seed=0, config=tiny, progress=False)
     for a, b in zip(first.net.state_dict().values(), again.net.state_dict().values()):
         assert torch.equal(a, b)
-    experiments.trained_model(6, 1, config=tiny, progress=False)
+    experiments.trained_model(6, seed=1, config=tiny, progress=False)
     assert len(list(tmp_path.glob("model-*.pt"))) == 2  # another seed is another model
 
     monkeypatch.setattr(studies, "FEATURE_CONFIG",
@@ -261,12 +261,12 @@ def test_the_features_command_prints_the_curve_as_json(monkeypatch, capsys):
 def test_a_descriptor_is_cached_and_zero_scenes_is_the_untrained_network(tmp_path, monkeypatch):
     monkeypatch.setenv("DEPTHLAB_CACHE", str(tmp_path))
     tiny = features.DescriptorTrainConfig(steps=2, scenes_per_step=1)
-    first = experiments.trained_descriptor(3, 0, config=tiny, progress=False)
-    again = experiments.trained_descriptor(3, 0, config=tiny, progress=False)
+    first = experiments.trained_descriptor(3, seed=0, config=tiny, progress=False)
+    again = experiments.trained_descriptor(3, seed=0, config=tiny, progress=False)
     assert len(list(tmp_path.glob("descriptor-*.pt"))) == 1
     for a, b in zip(first.net.state_dict().values(), again.net.state_dict().values()):
         assert torch.equal(a, b)
-    assert experiments.trained_descriptor(0, 1).train_config is None
+    assert experiments.trained_descriptor(0, seed=1).train_config is None
     with pytest.raises(TypeError, match="DescriptorTrainConfig"):
         experiments.trained_descriptor(3, config=learned.TrainConfig())
 

@@ -9,7 +9,7 @@ QUICK = learned.TrainConfig(steps=12, batch=4, crop=(32, 48))
 
 @pytest.fixture(scope="module")
 def model():
-    return learned.train(8, QUICK, progress=False)
+    return learned.train(8, config=QUICK, progress=False)
 
 
 @pytest.fixture(scope="module")

@@ -60,8 +60,8 @@ def test_the_triplet_loss_is_zero_only_when_negatives_are_a_margin_further():
 
 
 def test_training_is_deterministic_and_records_the_loss():
-    first = features.train(4, TINY, progress=False)
-    again = features.train(4, TINY, progress=False)
+    first = features.train(4, config=TINY, progress=False)
+    again = features.train(4, config=TINY, progress=False)
     for a, b in zip(first.net.state_dict().values(), again.net.state_dict().values()):
         assert torch.equal(a, b)
     assert first.losses.shape == (3,) and np.isfinite(first.losses).all()
@@ -70,9 +70,9 @@ def test_training_is_deterministic_and_records_the_loss():
 
 def test_training_refuses_bad_arguments():
     with pytest.raises(ValueError, match="n_scenes"):
-        features.train(0, TINY)
+        features.train(0, config=TINY)
     with pytest.raises(TypeError, match="DescriptorTrainConfig"):
-        features.train(4, {"steps": 1})
+        features.train(4, config={"steps": 1})
     with pytest.raises(ValueError, match="patch"):
         features.DescriptorConfig(patch=10)
     with pytest.raises(ValueError, match="margin"):
@@ -119,7 +119,7 @@ def test_matching_quality_counts_against_the_true_flow(scene):
 
 
 def test_a_saved_descriptor_loads_back(tmp_path, scene):
-    trained = features.train(2, TINY, progress=False)
+    trained = features.train(2, config=TINY, progress=False)
     features.save(trained, tmp_path / "d.pt")
     loaded = features.load(tmp_path / "d.pt")
     points = np.array([[30.0, 30.0]], np.float32)

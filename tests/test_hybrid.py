@@ -12,7 +12,7 @@ QUICK = learned.TrainConfig(steps=12, batch=4, crop=(32, 48))
 @pytest.fixture(scope="module")
 def parts():
     scenes = world.render_scenes(world.HELD_OUT_SEED, range(4))
-    return hybrid.prepare(learned.train(8, QUICK, progress=False), scenes.frame0,
+    return hybrid.prepare(learned.train(8, config=QUICK, progress=False), scenes.frame0,
                           scenes.frame1), scenes
 
 
@@ -73,14 +73,14 @@ def test_bad_input_is_refused_with_what_was_expected(parts):
         hybrid.photometric_error(scenes.frame0[0], scenes.frame1[0], np.zeros((64, 96)),
                                  np.array([2.0, 0.0]))
     with pytest.raises(ValueError, match="one classical.PipelineResult per pair"):
-        hybrid.prepare(learned.train(8, QUICK, progress=False), scenes.frame0,
+        hybrid.prepare(learned.train(8, config=QUICK, progress=False), scenes.frame0,
                        scenes.frame1, results=[])
 
 
 def test_prepared_parts_are_cached_and_read_back_unchanged(tmp_path, monkeypatch):
     monkeypatch.setenv("DEPTHLAB_CACHE", str(tmp_path))
     scenes = world.render_scenes(world.VALIDATION_SEED, range(3))
-    model = learned.train(8, QUICK, progress=False)
+    model = learned.train(8, config=QUICK, progress=False)
     first = hybrid.prepare_cached(model, scenes.frame0, scenes.frame1)
     saved = list(tmp_path.glob("hybrid-*.npz"))
     assert len(saved) == 1

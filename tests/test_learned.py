@@ -10,7 +10,7 @@ QUICK = learned.TrainConfig(steps=12, batch=4, crop=(32, 48))
 
 @pytest.fixture(scope="module")
 def model():
-    return learned.train(8, QUICK, progress=False)
+    return learned.train(8, config=QUICK, progress=False)
 
 
 def test_the_loss_ignores_each_samples_scale_like_the_metrics():
@@ -32,17 +32,17 @@ def test_larger_training_sets_contain_the_smaller_ones():
 
 
 def test_two_identical_runs_give_bit_identical_weights(model):
-    again = learned.train(8, QUICK, progress=False)
+    again = learned.train(8, config=QUICK, progress=False)
     for a, b in zip(model.net.state_dict().values(), again.net.state_dict().values()):
         assert torch.equal(a, b)
     assert np.array_equal(model.losses, again.losses)
-    other = learned.train(8, learned.TrainConfig(steps=12, batch=4, crop=(32, 48), seed=1),
+    other = learned.train(8, config=learned.TrainConfig(steps=12, batch=4, crop=(32, 48), seed=1),
                           progress=False)
     assert not np.array_equal(model.losses, other.losses)
 
 
 def test_training_lowers_the_loss_below_that_of_a_constant_guess():
-    trained = learned.train(16, learned.TrainConfig(steps=150, batch=8, crop=(32, 48)),
+    trained = learned.train(16, config=learned.TrainConfig(steps=150, batch=8, crop=(32, 48)),
                             progress=False)
     data = learned.SceneDataset(16)
     constant = learned.scale_invariant_loss(torch.ones_like(data.disparity), data.disparity)
@@ -123,11 +123,11 @@ def test_bad_training_configurations_are_refused(kwargs, error, word):
 
 def test_bad_training_arguments_are_refused():
     with pytest.raises(ValueError, match="n_scenes"):
-        learned.train(0, QUICK, progress=False)
+        learned.train(0, config=QUICK, progress=False)
     with pytest.raises(ValueError, match="larger than the scenes"):
-        learned.train(2, learned.TrainConfig(steps=1, crop=(96, 96)), progress=False)
+        learned.train(2, config=learned.TrainConfig(steps=1, crop=(96, 96)), progress=False)
     with pytest.raises(TypeError, match="TrainConfig"):
-        learned.train(2, {"steps": 1}, progress=False)
+        learned.train(2, config={"steps": 1}, progress=False)
     with pytest.raises(ValueError, match="radius"):
         learned.ModelConfig(radius=0)
 
@@ -176,7 +176,7 @@ def test_fit_fine_tunes_a_copy_on_given_scenes(model):
     assert len(dataset) == 6
     assert torch.equal(dataset[5][0][0], torch.from_numpy(scenes.frame0[5]))
     before = {k: v.clone() for k, v in model.net.state_dict().items()}
-    tuned = learned.fit(model, dataset, learned.TrainConfig(steps=3, batch=2, crop=(32, 48)),
+    tuned = learned.fit(model, dataset, config=learned.TrainConfig(steps=3, batch=2, crop=(32, 48)),
                         progress=False)
     assert all(torch.equal(before[k], v) for k, v in model.net.state_dict().items())
     assert not all(torch.equal(before[k], v) for k, v in tuned.net.state_dict().items())
@@ -211,7 +211,7 @@ def test_early_stopping_keeps_the_best_check_and_reports_steps_and_seconds():
     config = learned.TrainConfig(steps=400, batch=4, crop=None, flips=True, patience=1,
                                  check_every=40)
     validation = world.render_scenes(world.VALIDATION_SEED, range(6))
-    model = learned.train(4, config, progress=False, validation=validation)
+    model = learned.train(4, config=config, progress=False, validation=validation)
     assert model.steps == len(model.losses) <= 400 and model.seconds > 0
     assert model.checks.shape[1] == 2 and model.checks[-1, 0] == model.steps
     best = model.checks[model.checks[:, 0] == model.best_step, 1]
@@ -219,15 +219,15 @@ def test_early_stopping_keeps_the_best_check_and_reports_steps_and_seconds():
     if model.steps < 400:  # stopped: the last check did not improve on the best
         assert model.checks[-1, 1] > best[0]
     with pytest.raises(ValueError, match="patience"):
-        learned.train(4, config, progress=False)
+        learned.train(4, config=config, progress=False)
     with pytest.raises(ValueError, match="patience"):
-        learned.train(4, QUICK, progress=False, validation=validation)
+        learned.train(4, config=QUICK, progress=False, validation=validation)
 
 
 def test_random_flips_change_the_run_and_keep_labels_aligned():
-    flipped = learned.train(8, learned.TrainConfig(steps=12, batch=4, crop=(32, 48),
+    flipped = learned.train(8, config=learned.TrainConfig(steps=12, batch=4, crop=(32, 48),
                                                    flips=True), progress=False)
-    plain = learned.train(8, QUICK, progress=False)
+    plain = learned.train(8, config=QUICK, progress=False)
     assert not np.array_equal(flipped.losses, plain.losses)
     frames = torch.arange(2 * 4 * 6, dtype=torch.float32).reshape(1, 2, 4, 6).repeat(8, 1, 1, 1)
     target = frames[:, :1].clone()
@@ -244,7 +244,7 @@ def test_each_stream_draws_its_own_scenes_and_the_monocular_control_sees_frame0_
     mono = learned.SceneDataset(3, data=learned.DataConfig(monocular=True))
     frames, _ = mono[2]
     assert torch.equal(frames[0], frames[1])
-    model = learned.train(3, QUICK, progress=False, data=learned.DataConfig(monocular=True))
+    model = learned.train(3, config=QUICK, progress=False, data=learned.DataConfig(monocular=True))
     scene = world.render_scene(world.HELD_OUT_SEED, 0)
     noise = np.random.default_rng(0).random(scene.frame1.shape).astype(np.float32)
     assert np.array_equal(learned.predict(model, scene.frame0, scene.frame1),
@@ -256,7 +256,7 @@ def test_each_stream_draws_its_own_scenes_and_the_monocular_control_sees_frame0_
 def test_a_model_saved_with_its_training_record_loads_it_back(tmp_path):
     validation = world.render_scenes(world.VALIDATION_SEED, range(4))
     config = learned.TrainConfig(steps=20, batch=2, crop=None, patience=1, check_every=10)
-    model = learned.train(2, config, learned.ModelConfig(coarse_radius=2), progress=False,
+    model = learned.train(2, config=config, model_config=learned.ModelConfig(coarse_radius=2), progress=False,
                           validation=validation)
     loaded = learned.load(learned.save(model, tmp_path / "m.pt"))
     assert loaded.model_config.coarse_radius == 2 and loaded.best_step == model.best_step

@@ -48,9 +48,9 @@ def test_bad_settings_are_refused_with_the_setting_named(tmp_path):
         loop.tune_recipe({"budget": 2})
     for rounds in (0, -3):
         with pytest.raises(ValueError, match="rounds"):
-            loop.run(tmp_path / "loop.sqlite", rounds, TINY_CONFIG)
+            loop.run(tmp_path / "loop.sqlite", rounds, config=TINY_CONFIG)
     with pytest.raises(TypeError, match="config"):
-        loop.run(tmp_path / "loop.sqlite", 1, {"budget": 2})
+        loop.run(tmp_path / "loop.sqlite", 1, config={"budget": 2})
 
 
 def test_the_command_line_names_bad_arguments(tmp_path):
@@ -65,12 +65,12 @@ def test_corrupt_foreign_and_mismatched_databases_are_refused(tmp_path):
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"this is not a database at all, just some bytes" * 100)
     with pytest.raises(ValueError, match="not a loop database"):
-        loop.run(junk, 1, TINY_CONFIG)
+        loop.run(junk, 1, config=TINY_CONFIG)
     foreign = tmp_path / "foreign.sqlite"
     with sqlite3.connect(foreign) as connection:
         connection.execute("CREATE TABLE shopping(item TEXT)")
     with pytest.raises(ValueError, match="another program"):
-        loop.run(foreign, 1, TINY_CONFIG)
+        loop.run(foreign, 1, config=TINY_CONFIG)
 
 
 def test_strategies_choose_distinct_scenes_within_the_budget():
@@ -232,10 +232,10 @@ def test_run_many_runs_each_loop_once_in_its_own_database(tmp_path, monkeypatch)
 
 def test_crash_leftovers_and_damaged_checkpoints_are_never_used(tmp_path, monkeypatch):
     monkeypatch.setenv("DEPTHLAB_CACHE", str(tmp_path / "cache"))
-    expected = _without_timings(loop.run(tmp_path / "calm.sqlite", 3, TINY_CONFIG,
+    expected = _without_timings(loop.run(tmp_path / "calm.sqlite", 3, config=TINY_CONFIG,
                                          progress=False))
     db = tmp_path / "crashed.sqlite"
-    loop.run(db, 3, TINY_CONFIG, progress=False)
+    loop.run(db, 3, config=TINY_CONFIG, progress=False)
     folder = db.with_name(db.name + ".models")
     # What a crash leaves: half-written temporary files of a process that is gone (a PID above
     # Linux's largest), and, after a power loss, a checkpoint cut short.
@@ -248,22 +248,22 @@ def test_crash_leftovers_and_damaged_checkpoints_are_never_used(tmp_path, monkey
     checkpoint = folder / "round-002.pt"
     checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
     with pytest.warns(RuntimeWarning, match="round 2 is damaged"):
-        records = loop.run(db, 3, TINY_CONFIG, progress=False)
+        records = loop.run(db, 3, config=TINY_CONFIG, progress=False)
     assert not any(path.exists() for path in dead) and live.exists()
     assert _without_timings(records) == expected  # rounds 2 and 3 computed again, the same
     assert _check_database(db, 3, TINY_CONFIG.budget) == records
     # A missing first model is written again from the model cache ...
     (folder / "round-000.pt").unlink()
     with pytest.warns(RuntimeWarning, match="first model"):
-        assert _without_timings(loop.run(db, 3, TINY_CONFIG, progress=False)) == expected
+        assert _without_timings(loop.run(db, 3, config=TINY_CONFIG, progress=False)) == expected
     # ... and if the cache holds another one, the loop stops with a clear error.
     (folder / "round-000.pt").write_bytes(b"")
-    another = experiments.trained_model(TINY_CONFIG.initial, TINY_CONFIG.seed + 1,
+    another = experiments.trained_model(TINY_CONFIG.initial, seed=TINY_CONFIG.seed + 1,
                                         config=loop._initial_config(TINY_CONFIG),
                                         progress=False)
     monkeypatch.setattr(loop, "_first_model", lambda config, progress=False: another)
     with pytest.raises(ValueError, match="first model's checkpoint"):
-        loop.run(db, 3, TINY_CONFIG, progress=False)
+        loop.run(db, 3, config=TINY_CONFIG, progress=False)
 
 
 def test_the_database_commits_to_the_disk_and_knows_its_schema(tmp_path):
@@ -277,7 +277,7 @@ def test_the_database_commits_to_the_disk_and_knows_its_schema(tmp_path):
         connection.execute(f"PRAGMA application_id = {loop._APPLICATION_ID}")
         connection.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     with pytest.raises(ValueError, match="another version of the loop"):
-        loop.run(old, 1, TINY_CONFIG)
+        loop.run(old, 1, config=TINY_CONFIG)
 
 
 def test_the_default_database_depends_on_the_code_of_the_loops_numbers(tmp_path, monkeypatch):

@@ -15,13 +15,16 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _pins(path):
-    """{package: version} of the ``name==version`` lines of a requirements file."""
+    """{package: version} of the ``name==version`` lines of a requirements file; the book's
+    own package, installed in place by ``-e .``, is ``{"depthlab": "-e ."}``."""
     pins = {}
     for line in path.read_text().splitlines():
         line = line.split("#")[0].strip()
         match = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)==(\S+)", line)
         if match:
             pins[match[1].lower()] = match[2]
+        elif line == "-e .":
+            pins["depthlab"] = line
         elif line and not line.startswith("--"):
             raise AssertionError(f"{path.name}: not an exact pin: {line!r}")
     return pins
@@ -36,7 +39,7 @@ def test_binder_pins_the_same_versions_with_a_cpu_torch():
     assert {name: binder[name] for name in shared} == {name: root[name] for name in shared}
     # Binder reads only binder/ when it exists: everything the notebooks import is there.
     for needed in ("jupyter-book", "ipywidgets", "ipykernel", "numpy", "scipy", "scikit-image",
-                   "opencv-python-headless", "matplotlib", "tqdm", "sphinx-exercise"):
+                   "opencv-python-headless", "matplotlib", "tqdm", "sphinx-exercise", "depthlab"):
         assert needed in binder, needed
     assert re.fullmatch(r"python-3\.11\s*", (ROOT / "binder" / "runtime.txt").read_text())
 
@@ -80,6 +83,49 @@ def test_the_book_config_points_launch_buttons_and_thebe_at_the_notebooks():
     notebooks = sorted(f"book/{p.stem}" for p in (ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
     assert parts["Chapters"] == notebooks, "every chapter notebook is in the table of contents, in order"
     assert parts["About the book"] == ["book/reproducibility"]
+
+
+def test_ci_caches_pip_keeps_the_report_of_a_failed_run_and_checks_links_weekly():
+    workflows = ROOT / ".github" / "workflows"
+    for name in ("book.yml", "benchmark.yml", "linkcheck.yml"):
+        steps = next(iter(yaml.safe_load((workflows / name).read_text())["jobs"].values()))["steps"]
+        python = next(s for s in steps if "setup-python" in s.get("uses", ""))
+        assert python["with"]["cache"] == "pip", name
+        assert "requirements.txt" in python["with"]["cache-dependency-path"], name
+    build = yaml.safe_load((workflows / "book.yml").read_text())["jobs"]["build-and-test"]
+    keep = next(s for s in build["steps"] if "upload-artifact" in s.get("uses", ""))
+    assert keep["if"] == "failure()"
+    assert "_build/ci/" in keep["with"]["path"] and "_build/screenshots/" in keep["with"]["path"]
+    assert "--junitxml=_build/ci/junit.xml" in (ROOT / ".ci" / "run").read_text()
+    assert "tee _build/ci/pytest.log" in (ROOT / ".ci" / "run").read_text()
+    links = yaml.safe_load((workflows / "linkcheck.yml").read_text())
+    assert links[True]["schedule"][0]["cron"].split()[2:] == ["*", "*", "1"]  # weekly
+    runs = [s.get("run", "") for s in links["jobs"]["linkcheck"]["steps"]]
+    assert "jupyter-book build . --builder linkcheck" in runs
+    dependabot = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+    watched = {(u["package-ecosystem"], u["directory"]) for u in dependabot["updates"]}
+    assert watched == {("pip", "/"), ("pip", "/binder"), ("github-actions", "/")}
+
+
+def test_colab_opens_every_chapter_and_its_first_cell_installs_the_package_only_there(
+        monkeypatch):
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    ran = []
+    monkeypatch.setattr("subprocess.run", lambda *a, **k: ran.append(a))
+    for path in sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb")):
+        first = next(c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+        source = "".join(first["source"])
+        assert f"git+{config['repository']['url']}" in source, path.name
+        assert "remove-cell" in first["metadata"]["tags"] and first["outputs"] == []
+        exec(compile(source, path.name, "exec"), {})  # not on Colab: nothing is installed
+        assert ran == [], path.name
+        monkeypatch.setitem(sys.modules, "google.colab", object())
+        monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+        exec(compile(source, path.name, "exec"), {})  # on Colab, without the package
+        assert ran and "depthlab[notebooks] @ git+" in " ".join(ran.pop()[0])
+        monkeypatch.undo()
+        monkeypatch.setattr("subprocess.run", lambda *a, **k: ran.append(a))
 
 
 def _extension(name):

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
+#: How far outside [0, 1] a float frame may stray by rounding before it is refused (about
+#: 100 float32 steps at 1.0); such values are clipped.
+ROUNDING = 1e-5
+
 
 def number(name, value, low=-np.inf, high=np.inf):
     """Checks that ``value`` is a real number in ``[low, high]`` and returns it as float."""
@@ -35,9 +39,14 @@ def interval(name, value, low, integer_values=False):
 
 
 def image(name, value, min_size=8):
-    """Checks a grey frame: a 2-D uint8 array, or a float array with values in [0, 1].
+    """Checks a grey frame: a 2-D uint8 array, or a floating-point array with values in [0, 1].
 
-    Returns it as a float32 array in [0, 1].
+    Frames exactly as users make them are accepted: any float dtype, any memory layout, and
+    values that float rounding put just outside [0, 1] (``cv2.resize`` of a frame in [0, 1]
+    with ``INTER_AREA`` can return 1.0000002), which are clipped. A value further out than
+    `ROUNDING` is an error that prints the offending value and where it is.
+
+    Returns it as a C-contiguous float32 array in [0, 1].
     """
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, got {type(value).__name__}")
@@ -49,15 +58,19 @@ def image(name, value, min_size=8):
         raise ValueError(f"{name} must be at least {min_size} x {min_size} pixels, "
                          f"got shape {value.shape}")
     if value.dtype == np.uint8:
-        return value.astype(np.float32) / 255.0
+        return np.ascontiguousarray(value, dtype=np.float32) / np.float32(255.0)
     if not np.issubdtype(value.dtype, np.floating):
         raise TypeError(f"{name} must be uint8 or floating point, got dtype {value.dtype}")
     if not np.isfinite(value).all():
-        raise ValueError(f"{name} contains NaN or inf")
-    if value.min() < 0.0 or value.max() > 1.0:
-        raise ValueError(f"{name} must hold values in [0, 1] (float) or be uint8, got values "
-                         f"in [{value.min():.3g}, {value.max():.3g}]")
-    return value.astype(np.float32)
+        bad = np.argwhere(~np.isfinite(value))[0]
+        raise ValueError(f"{name} contains NaN or inf, first at row {bad[0]}, column {bad[1]}")
+    outside = (value < -ROUNDING) | (value > 1.0 + ROUNDING)
+    if outside.any():
+        row, col = np.argwhere(outside)[0]
+        raise ValueError(f"{name} must hold values in [0, 1] (float) or be uint8, got "
+                         f"{float(value[row, col])!r} at row {row}, column {col} "
+                         f"({int(outside.sum())} values outside [0, 1])")
+    return np.clip(value, 0.0, 1.0).astype(np.float32, order="C")
 
 
 def frame_pair(frame0, frame1, min_size=8):

@@ -3,10 +3,12 @@ written.
 
 Trained models, study results and the classical methods' runs are kept in ``.cache/depthlab``
 at the top of the repository, or in the folder ``$DEPTHLAB_CACHE`` names (read at each call,
-so a test or a benchmark can move it). An entry is named by a hash of every configuration (and,
-for a run on given scenes, of their arrays: `array_digest`) that made it and of the source of
-the modules that make the numbers (`world`, `classical`, `learned`, `features`, `metrics`), so a
-second run is fast and a change to any of them starts afresh. Only the process that runs a
+so a test or a benchmark can move it); a package installed outside a checkout uses the user's
+cache folder (`directory`). An entry is named by a hash of every configuration (and, for a run
+on given scenes, of their arrays: `array_digest`) that made it and of the code of the modules
+that make the numbers (`world`, `classical`, `learned`, `features`, `metrics`), so a second run
+is fast and a change to what any of them computes starts afresh; editing their docstrings or
+comments does not (`source_digest`). Only the process that runs a
 study writes here: a worker, on this machine or another, returns bytes and never touches the
 folder, so a cluster needs no disk shared with the reader's machine. Every file is written
 through a temporary name and flushed to the disk, so an interrupted run never leaves half a
@@ -15,6 +17,7 @@ is never committed; deleting it is always safe.
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
 import hashlib
@@ -28,7 +31,8 @@ import numpy as np
 from . import _checks, classical, features, learned, metrics, world
 
 __all__ = ["CACHE_FORMAT", "PARTIAL", "array_digest", "cache_key", "code_version", "directory",
-           "from_bytes", "remove_stale", "to_bytes", "write_atomic", "write_bytes"]
+           "from_bytes", "remove_stale", "source_digest", "to_bytes", "write_atomic",
+           "write_bytes"]
 
 #: Bump when the way the studies score or store a result changes: it is part of every key.
 CACHE_FORMAT = 1
@@ -38,25 +42,82 @@ PARTIAL = ".partial"
 
 
 def directory() -> pathlib.Path:
-    """The cache folder: ``$DEPTHLAB_CACHE`` if set, else ``.cache/depthlab`` at the top of
-    the repository."""
-    return pathlib.Path(os.environ.get("DEPTHLAB_CACHE") or pathlib.Path(__file__).resolve()
-                        .parents[2] / ".cache" / "depthlab")
+    """The cache folder.
+
+    Returns
+    -------
+    pathlib.Path
+        ``$DEPTHLAB_CACHE`` if set; else ``.cache/depthlab`` at the top of the book's
+        repository when the package runs from a checkout (``pip install -e .``); else
+        ``depthlab`` in the user's cache folder (``$XDG_CACHE_HOME``, by default
+        ``~/.cache``), for a package installed from the repository.
+    """
+    if os.environ.get("DEPTHLAB_CACHE"):
+        return pathlib.Path(os.environ["DEPTHLAB_CACHE"])
+    checkout = pathlib.Path(__file__).resolve().parents[2]
+    if (checkout / "_toc.yml").is_file():
+        return checkout / ".cache" / "depthlab"
+    return pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache",
+                        "depthlab")
+
+
+def source_digest(paths) -> str:
+    """A short hash of what Python files compute, blind to their docstrings, comments and
+    layout.
+
+    Parameters
+    ----------
+    paths : iterable of path-like
+        Python source files; their order matters.
+
+    Returns
+    -------
+    str
+        16 hex digits of a hash of `CACHE_FORMAT` and each file's name and syntax tree without
+        docstrings, so that editing the documentation of the code keeps the cache.
+    """
+    digest = hashlib.sha256(str(CACHE_FORMAT).encode())
+    for path in map(pathlib.Path, paths):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                                  ast.AsyncFunctionDef)) and body
+                    and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]
+        digest.update(path.name.encode() + ast.dump(tree).encode())
+    return digest.hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """A hash of the source of the modules that make the numbers: part of every cache key."""
-    digest = hashlib.sha256(str(CACHE_FORMAT).encode())
-    for module in (_checks, classical, features, learned, metrics, world):
-        path = pathlib.Path(module.__file__)
-        digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()[:16]
+    """The version of the code that makes the numbers: part of every cache key.
+
+    Returns
+    -------
+    str
+        `source_digest` of `world`, `classical`, `learned`, `features`, `metrics` and the
+        input checks.
+    """
+    return source_digest(pathlib.Path(m.__file__)
+                         for m in (_checks, classical, features, learned, metrics, world))
 
 
 def cache_key(*parts) -> str:
     """A short hash of ``parts`` (dataclasses or JSON values) and `code_version`: the name of
-    a cached result."""
+    a cached result.
+
+    Parameters
+    ----------
+    *parts : dataclass instances or JSON values
+        What made the result; a dataclass counts by its fields (`dataclasses.asdict`).
+
+    Returns
+    -------
+    str
+        20 hex digits of a hash of ``parts`` and `code_version`.
+    """
     text = json.dumps([dataclasses.asdict(p) if dataclasses.is_dataclass(p) else p
                        for p in parts] + [code_version()], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
@@ -64,7 +125,18 @@ def cache_key(*parts) -> str:
 
 def array_digest(*arrays) -> str:
     """A short hash of arrays' shapes, types and values: a part of `cache_key` for a result
-    computed from data rather than from a configuration."""
+    computed from data rather than from a configuration.
+
+    Parameters
+    ----------
+    *arrays : array-likes
+        The data; their order matters, their memory layout does not.
+
+    Returns
+    -------
+    str
+        20 hex digits of a hash of each array's shape, type and values.
+    """
     digest = hashlib.sha256()
     for array in arrays:
         array = np.ascontiguousarray(array)
@@ -86,7 +158,15 @@ def write_atomic(path: pathlib.Path, write) -> None:
     """Calls ``write(target)`` on a temporary file next to ``path``, then renames it to
     ``path``: readers see the old file or the whole new one, never half of it. The file is
     flushed to the disk before the rename and the folder after it, so that once this returns
-    the new file survives a power loss too (a database row written after it may name it)."""
+    the new file survives a power loss too (a database row written after it may name it).
+
+    Parameters
+    ----------
+    path : path-like
+        The file to write; its folder is made if missing.
+    write : callable
+        Called once with the temporary file's `pathlib.Path`; it must write the whole file.
+    """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.name}.{os.getpid()}{PARTIAL}")
@@ -102,8 +182,20 @@ def write_atomic(path: pathlib.Path, write) -> None:
 def remove_stale(folder: pathlib.Path, prefix: str = "") -> list:
     """Deletes the temporary files that `write_atomic` calls (for files whose names start with
     ``prefix``) left in ``folder`` when their process died before renaming them: a killed
-    process, a power loss. Those of a process still running are kept. Returns the paths
-    removed."""
+    process, a power loss. Those of a process still running are kept.
+
+    Parameters
+    ----------
+    folder : path-like
+        The folder to clear.
+    prefix : str
+        Only temporary files whose names start with it are considered; all by default.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The paths removed, sorted.
+    """
     removed = []
     for partial in sorted(pathlib.Path(folder).glob(f"{prefix}*{PARTIAL}")):
         pid = partial.name[:-len(PARTIAL)].rsplit(".", 1)[-1]
@@ -125,7 +217,15 @@ def _running(pid: int) -> bool:
 
 
 def write_bytes(path: pathlib.Path, data: bytes) -> None:
-    """`write_atomic` of ``data``, a result a worker returned."""
+    """`write_atomic` of ``data``, a result a worker returned.
+
+    Parameters
+    ----------
+    path : path-like
+        The file to write.
+    data : bytes
+        Its whole contents; anything else raises `TypeError`.
+    """
     if not isinstance(data, bytes):
         raise TypeError(f"data must be bytes, got {type(data).__name__}")
     write_atomic(path, lambda target: target.write_bytes(data))
@@ -133,7 +233,21 @@ def write_bytes(path: pathlib.Path, data: bytes) -> None:
 
 def to_bytes(save, thing) -> bytes:
     """What ``save(thing, path)`` writes, as bytes: how a worker returns a trained model
-    without a disk shared with the process that caches it."""
+    without a disk shared with the process that caches it.
+
+    Parameters
+    ----------
+    save : callable
+        Called as ``save(thing, path)`` with a path in a temporary folder, such as
+        `learned.save`.
+    thing : object
+        What to save.
+
+    Returns
+    -------
+    bytes
+        The contents of the file ``save`` wrote.
+    """
     with tempfile.TemporaryDirectory(prefix="depthlab-") as folder:
         path = pathlib.Path(folder) / "result"
         save(thing, path)
@@ -141,7 +255,21 @@ def to_bytes(save, thing) -> bytes:
 
 
 def from_bytes(load, data: bytes):
-    """``load(path)`` of a file holding ``data``: the inverse of `to_bytes`."""
+    """``load(path)`` of a file holding ``data``: the inverse of `to_bytes`.
+
+    Parameters
+    ----------
+    load : callable
+        Called as ``load(path)`` with a temporary file holding ``data``, such as
+        `learned.load`.
+    data : bytes
+        What `to_bytes` returned; anything else raises `TypeError`.
+
+    Returns
+    -------
+    object
+        What ``load`` returns.
+    """
     if not isinstance(data, bytes):
         raise TypeError(f"data must be bytes, got {type(data).__name__}")
     with tempfile.TemporaryDirectory(prefix="depthlab-") as folder:

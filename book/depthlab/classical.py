@@ -308,7 +308,7 @@ def _translation_ransac(flow, threshold, rng):
     return consistent(direction), direction
 
 
-def filter_matches(points0: np.ndarray, points1: np.ndarray, method: str = "translation",
+def filter_matches(points0: np.ndarray, points1: np.ndarray, *, method: str = "translation",
                    threshold: float = 0.5, seed: int = 0) -> EpipolarFit:
     """Keeps the matches that agree with one epipolar geometry (RANSAC).
 
@@ -382,7 +382,7 @@ def sparse_flow(points0: np.ndarray, points1: np.ndarray, inliers: np.ndarray):
 
 
 def refine_matches(frame0: np.ndarray, frame1: np.ndarray, points0: np.ndarray,
-                   points1: np.ndarray, direction: np.ndarray, window: int = 9,
+                   points1: np.ndarray, direction: np.ndarray, *, window: int = 9,
                    reach: int = 2) -> np.ndarray:
     """Refines matched frame-1 positions along the flow direction to sub-pixel accuracy.
 
@@ -481,7 +481,7 @@ def relative_depth(flow: np.ndarray, direction: np.ndarray | None = None) -> np.
 
 
 def densify(points: np.ndarray, depth: np.ndarray, shape: tuple[int, int],
-            interpolate: str = "inverse", guide: np.ndarray | None = None,
+            *, interpolate: str = "inverse", guide: np.ndarray | None = None,
             edge: float = 0.15) -> np.ndarray:
     """Interpolates sparse relative depth to every pixel.
 
@@ -567,7 +567,7 @@ def densify(points: np.ndarray, depth: np.ndarray, shape: tuple[int, int],
     return (1.0 / dense if interpolate == "inverse" else dense).astype(np.float32)
 
 
-def run_pipeline(frame0: np.ndarray, frame1: np.ndarray, ratio: float = 0.8,
+def run_pipeline(frame0: np.ndarray, frame1: np.ndarray, *, ratio: float = 0.8,
                  method: str = "translation", threshold: float = 0.5, min_inliers: int = 8,
                  contrast_threshold: float = 0.01, seed: int = 0,
                  descriptor=None, refine: bool = False, interpolate: str = "inverse",
@@ -620,7 +620,7 @@ def run_pipeline(frame0: np.ndarray, frame1: np.ndarray, ratio: float = 0.8,
     points, flow = sparse_flow(p0, p1, fit.inliers)
     sparse = relative_depth(flow, fit.direction)
     reliable = int(np.isfinite(sparse).sum()) >= min_inliers
-    depth = (densify(points, sparse, a.shape, interpolate, a if edges else None) if reliable
+    depth = (densify(points, sparse, a.shape, interpolate=interpolate, guide=a if edges else None) if reliable
              else np.ones(a.shape, np.float32))
     return PipelineResult(features0, features1, candidates, matches, fit, points, flow, sparse,
                           depth, reliable)
@@ -650,7 +650,7 @@ def estimate_depth(frame0: np.ndarray, frame1: np.ndarray, **params) -> np.ndarr
     return result.depth
 
 
-def stereo_sgbm(frame0: np.ndarray, frame1: np.ndarray, max_disparity: int = 32,
+def stereo_sgbm(frame0: np.ndarray, frame1: np.ndarray, *, max_disparity: int = 32,
                 block_size: int = 5, penalty: float = 8.0) -> np.ndarray:
     """Relative depth from OpenCV's semi-global block matching (Hirschmüller, 2008).
 
@@ -694,7 +694,7 @@ def stereo_sgbm(frame0: np.ndarray, frame1: np.ndarray, max_disparity: int = 32,
         return np.where(disparity > 0, 1.0 / disparity, np.nan).astype(np.float32)
 
 
-def motion_stereo(frame0: np.ndarray, frame1: np.ndarray, max_disparity: int = 16,
+def motion_stereo(frame0: np.ndarray, frame1: np.ndarray, *, max_disparity: int = 16,
                   block_size: int = 5, penalty: float = 8.0, **params) -> np.ndarray:
     """Relative depth from a dense matcher adapted to the motion: the pipeline, then SGBM.
 
@@ -730,8 +730,8 @@ def motion_stereo(frame0: np.ndarray, frame1: np.ndarray, max_disparity: int = 1
     forward = np.hstack([rotation, ((size - 1) / 2 - rotation @ centre)[:, None]])
     warp = lambda im: cv2.warpAffine(im.astype(np.float32), forward, (size, size),  # noqa: E731
                                      flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    inverse_depth = stereo_sgbm(warp(a).clip(0, 1), warp(b).clip(0, 1), max_disparity,
-                                block_size, penalty)
+    inverse_depth = stereo_sgbm(warp(a).clip(0, 1), warp(b).clip(0, 1), max_disparity=max_disparity,
+                                block_size=block_size, penalty=penalty)
     back = cv2.warpAffine(inverse_depth, forward, (w, h), flags=cv2.INTER_NEAREST
                           | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT,
                           borderValue=float("nan"))

@@ -26,6 +26,13 @@ AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
 
 def hold_to_avx2(environ=os.environ) -> None:
     """Sets every variable of `AVX2` in ``environ`` that is not set already (an explicit
-    setting wins)."""
+    setting wins).
+
+    Parameters
+    ----------
+    environ : mapping
+        The environment to change in place: this process's (`os.environ`) by default, or the
+        ``env`` of a process about to start.
+    """
     for name, value in AVX2.items():
         environ.setdefault(name, value)

@@ -61,7 +61,18 @@ def _check_result(result):
 
 def match_distance(result: classical.PipelineResult) -> np.ndarray:
     """(H, W) distance in pixels from every pixel to the nearest inlier match of a
-    `classical.run_pipeline` result; inf everywhere when the result is unreliable."""
+    `classical.run_pipeline` result; inf everywhere when the result is unreliable.
+
+    Parameters
+    ----------
+    result : classical.PipelineResult
+        What `classical.run_pipeline` returned.
+
+    Returns
+    -------
+    (H, W) float array
+        Euclidean distance to the nearest inlier match, in pixels (0 on a match).
+    """
     _check_result(result)
     shape = result.depth.shape
     if not result.reliable:
@@ -100,7 +111,18 @@ def classical_evidence(result: classical.PipelineResult, radius: float = 8.0) ->
 
 def relative_log_depth(depth: np.ndarray) -> np.ndarray:
     """Log depth minus its median over each image, for (H, W) or (N, H, W) maps: relative
-    depth maps of any scale become comparable (0.1 apart is about 10%)."""
+    depth maps of any scale become comparable (0.1 apart is about 10%).
+
+    Parameters
+    ----------
+    depth : (H, W) or (N, H, W) array
+        Relative depth, positive; values below 1e-6 count as 1e-6.
+
+    Returns
+    -------
+    float array like ``depth``
+        The log depth minus its median over each image.
+    """
     log = np.log(np.maximum(depth, 1e-6))
     return log - np.median(log, axis=(-2, -1), keepdims=True)
 
@@ -142,7 +164,7 @@ def learned_uncertainty(model: learned.DepthModel, frames0: np.ndarray,
 
 
 def saliency(model: learned.DepthModel, frame0: np.ndarray, frame1: np.ndarray,
-             pixel: tuple[int, int], window: int = 3) -> np.ndarray:
+             pixel: tuple[int, int], *, window: int = 3) -> np.ndarray:
     """Input-gradient saliency: how strongly each input pixel moves the depth at ``pixel``.
 
     Parameters
@@ -191,6 +213,12 @@ def pixel_error(depth: np.ndarray, truth: np.ndarray) -> np.ndarray:
     ----------
     depth, truth : (H, W) arrays
         Predicted relative depth and true depth.
+
+    Returns
+    -------
+    (H, W) float64 array
+        The relative error after median scaling; NaN where ``depth`` or ``truth`` is not
+        finite and positive.
     """
     scores = metrics.depth_metrics(depth, truth)
     depth, truth = np.asarray(depth, np.float64), np.asarray(truth, np.float64)
@@ -239,7 +267,22 @@ def sparsification(error: np.ndarray, confidence: np.ndarray,
 
 def ause(curve: np.ndarray, oracle: np.ndarray, fractions: np.ndarray = FRACTIONS) -> float:
     """Area between a sparsification curve and the oracle's (trapezoidal rule over the
-    fractions), averaged over scenes for (N, K) curves: 0 is a perfect ranking."""
+    fractions), averaged over scenes for (N, K) curves: 0 is a perfect ranking.
+
+    Parameters
+    ----------
+    curve : (K,) or (N, K) array
+        A `sparsification` curve of a confidence.
+    oracle : array like ``curve``
+        The oracle's curve: `sparsification` with ``-error`` as the confidence.
+    fractions : (K,) array
+        The shares of pixels removed that the curves were made with.
+
+    Returns
+    -------
+    float
+        The area between the curves, the mean over scenes for a batch.
+    """
     curve, oracle = np.asarray(curve, np.float64), np.asarray(oracle, np.float64)
     if curve.shape != oracle.shape or curve.shape[-1] != len(fractions):
         raise ValueError("curve and oracle must share one shape, with one value per fraction")

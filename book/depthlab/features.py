@@ -212,7 +212,20 @@ class LearnedDescriptor:
 
 def untrained(config: DescriptorConfig = DescriptorConfig(), seed: int = 0) -> LearnedDescriptor:
     """A descriptor with seeded random weights and no training: what the architecture alone,
-    a normalised patch seen through random filters, is worth."""
+    a normalised patch seen through random filters, is worth.
+
+    Parameters
+    ----------
+    config : DescriptorConfig
+        The architecture.
+    seed : int
+        Seed of PyTorch's random weights, from 0 to 2**32 - 1.
+
+    Returns
+    -------
+    LearnedDescriptor
+        In evaluation mode, with no training configuration and 0 training scenes.
+    """
     if not isinstance(config, DescriptorConfig):
         raise TypeError(f"config must be a DescriptorConfig, got {type(config).__name__}")
     torch.manual_seed(_checks.integer("seed", seed, 0, 2**32 - 1))
@@ -221,7 +234,7 @@ def untrained(config: DescriptorConfig = DescriptorConfig(), seed: int = 0) -> L
     return LearnedDescriptor(net, config, None, 0)
 
 
-def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, margin: float = 1.0,
+def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, *, margin: float = 1.0,
                  allowed: torch.Tensor | None = None) -> torch.Tensor:
     """The hardest-in-batch triplet loss (HardNet).
 
@@ -265,7 +278,7 @@ def _correspondences(scenes, contrast_threshold):
     return pairs
 
 
-def train(n_scenes: int, config: DescriptorTrainConfig = DescriptorTrainConfig(),
+def train(n_scenes: int, *, config: DescriptorTrainConfig = DescriptorTrainConfig(),
           model_config: DescriptorConfig = DescriptorConfig(),
           world_config: world.WorldConfig = world.WorldConfig(), progress: bool = True,
           contrast_threshold: float = 0.01) -> LearnedDescriptor:
@@ -329,7 +342,7 @@ def train(n_scenes: int, config: DescriptorTrainConfig = DescriptorTrainConfig()
             # Two keypoints of one scene within two pixels show the same thing: no negatives.
             near = (scene[:, None] == scene[None, :]) & (torch.cdist(where, where) < 2.0)
             loss = triplet_loss(net(torch.cat(anchors)), net(torch.cat(positives)),
-                                config.margin, ~near)
+                                margin=config.margin, allowed=~near)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -403,7 +416,7 @@ def matching_quality(result: classical.PipelineResult, scene: world.Scene,
     if p0.size and (p0.max(0) > np.array(scene.frame0.shape[::-1]) - 1).any():
         raise ValueError("result does not fit the scene: keypoints lie outside its frames")
     m = result.matches
-    correct = metrics.correct_matches(p0[m.index0], p1[m.index1], scene.flow, tolerance)
+    correct = metrics.correct_matches(p0[m.index0], p1[m.index1], scene.flow, tolerance=tolerance)
     pixel = np.round(p0).astype(int)
     seen = scene.visible[pixel[:, 1], pixel[:, 0]]
     matchable = 0
@@ -415,7 +428,20 @@ def matching_quality(result: classical.PipelineResult, scene: world.Scene,
 
 
 def save(descriptor: LearnedDescriptor, path) -> pathlib.Path:
-    """Saves a trained descriptor's weights, configurations and losses to ``path``."""
+    """Saves a trained descriptor's weights, configurations and losses to ``path``.
+
+    Parameters
+    ----------
+    descriptor : LearnedDescriptor
+        A trained or `untrained` descriptor.
+    path : path-like
+        The file to write (a PyTorch checkpoint); an existing file is replaced.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     if not isinstance(descriptor, LearnedDescriptor):
         raise TypeError(f"descriptor must be a LearnedDescriptor, got "
                         f"{type(descriptor).__name__}")
@@ -430,7 +456,18 @@ def save(descriptor: LearnedDescriptor, path) -> pathlib.Path:
 
 
 def load(path) -> LearnedDescriptor:
-    """Loads a descriptor written by `save`."""
+    """Loads a descriptor written by `save`.
+
+    Parameters
+    ----------
+    path : path-like
+        A file written by `save`.
+
+    Returns
+    -------
+    LearnedDescriptor
+        In evaluation mode, with the saved configurations and losses.
+    """
     def build(saved, fields):
         config = DescriptorConfig(**fields("config"))
         net = DescriptorNet(config)

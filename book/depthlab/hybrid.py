@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
-import pathlib
 
 import cv2
 import numpy as np
@@ -114,7 +113,7 @@ class Parts:
 
 
 def prepare(model: learned.DepthModel, frames0: np.ndarray, frames1: np.ndarray,
-            results=None) -> Parts:
+            *, results=None) -> Parts:
     """Runs the learned model (with its uncertainty), the pipeline and the photometric check.
 
     Parameters
@@ -156,18 +155,31 @@ def prepare(model: learned.DepthModel, frames0: np.ndarray, frames1: np.ndarray,
 
 
 def prepare_cached(model: learned.DepthModel, frames0: np.ndarray, frames1: np.ndarray,
-                   results=None) -> Parts:
+                   *, results=None) -> Parts:
     """`prepare`, kept in the disk cache (`depthlab.cache`).
 
     The entry is named by a hash of everything the parts depend on: the model's weights and
     configuration, the frames, the pipeline's results (or that the pipeline runs with its
     defaults), and the source of this module, of `explain` and of the modules that make the
-    numbers (`cache.code_version`). A change to any of them computes the parts afresh."""
+    numbers (`cache.code_version`). A change to any of them computes the parts afresh.
+
+    Parameters
+    ----------
+    model : learned.DepthModel
+        A trained model.
+    frames0, frames1 : (N, H, W) float arrays in [0, 1]
+    results : list of classical.PipelineResult, optional
+        The pipeline's results on the same pairs, if already computed.
+
+    Returns
+    -------
+    Parts
+        As `prepare` returns them, from the cache when the entry exists.
+    """
     if not isinstance(model, learned.DepthModel):
         raise TypeError(f"model must be a learned.DepthModel, got {type(model).__name__}")
-    digest = hashlib.sha256(cache.code_version().encode())
-    for source in (explain.__file__, __file__):
-        digest.update(pathlib.Path(source).read_bytes())
+    digest = hashlib.sha256((cache.code_version()
+                             + cache.source_digest([explain.__file__, __file__])).encode())
     digest.update(repr((model.model_config, model.n_scenes)).encode())
     for tensor in model.net.state_dict().values():
         digest.update(tensor.detach().numpy().tobytes())
@@ -184,14 +196,14 @@ def prepare_cached(model: learned.DepthModel, frames0: np.ndarray, frames1: np.n
     if path.is_file():
         with np.load(path) as saved:
             return Parts(**{field.name: saved[field.name] for field in dataclasses.fields(Parts)})
-    parts = prepare(model, frames0, frames1, results)
+    parts = prepare(model, frames0, frames1, results=results)
     buffer = io.BytesIO()
     np.savez(buffer, **dataclasses.asdict(parts))
     cache.write_bytes(path, buffer.getvalue())
     return parts
 
 
-def combine(parts: Parts, threshold: float, radius: float, margin: float = MARGIN):
+def combine(parts: Parts, threshold: float, radius: float, *, margin: float = MARGIN):
     """The hybrid's depth and where it fell back.
 
     Parameters

@@ -51,7 +51,13 @@ TRAIN_SEED = 0
 
 
 def seed_everything(seed: int) -> None:
-    """Seeds Python's, NumPy's and torch's global generators (the book's one seeding call)."""
+    """Seeds Python's, NumPy's and torch's global generators (the book's one seeding call).
+
+    Parameters
+    ----------
+    seed : int
+        The seed of all three, from 0 to 2**32 - 1.
+    """
     seed = _checks.integer("seed", seed, 0, 2**32 - 1)
     random.seed(seed)
     np.random.seed(seed)
@@ -343,7 +349,20 @@ class DepthModel:
 
 
 def untrained(model_config: ModelConfig = ModelConfig(), seed: int = 0) -> DepthModel:
-    """A freshly initialised model (seeded); `predict` refuses it until it is trained."""
+    """A freshly initialised model (seeded); `predict` refuses it until it is trained.
+
+    Parameters
+    ----------
+    model_config : ModelConfig
+        The architecture.
+    seed : int
+        Seed of torch's random initial weights, from 0 to 2**32 - 1.
+
+    Returns
+    -------
+    DepthModel
+        With initial weights and no training configuration.
+    """
     if not isinstance(model_config, ModelConfig):
         raise TypeError(f"model_config must be a ModelConfig, got {type(model_config).__name__}")
     torch.manual_seed(_checks.integer("seed", seed, 0, 2**32 - 1))
@@ -465,12 +484,24 @@ def scale_invariant_loss(disparity: torch.Tensor, target: torch.Tensor) -> torch
 
     Multiplying a sample's prediction by any factor leaves the loss unchanged, as it leaves
     the median-scaled metrics unchanged.
+
+    Parameters
+    ----------
+    disparity : (N, 1, H, W) tensor
+        Predicted relative disparity; values below 1e-3 count as 1e-3.
+    target : (N, 1, H, W) tensor
+        True disparity, positive.
+
+    Returns
+    -------
+    scalar tensor
+        The loss, averaged over samples and pixels.
     """
     error = torch.log(disparity.clamp_min(1e-3)) - torch.log(target)
     return (error - error.mean(dim=(1, 2, 3), keepdim=True)).abs().mean()
 
 
-def train(n_scenes: int, config: TrainConfig = TrainConfig(),
+def train(n_scenes: int, *, config: TrainConfig = TrainConfig(),
           model_config: ModelConfig = ModelConfig(),
           world_config: world.WorldConfig = world.WorldConfig(),
           progress: bool = True, data: DataConfig = DataConfig(),
@@ -505,14 +536,24 @@ def train(n_scenes: int, config: TrainConfig = TrainConfig(),
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     dataset = SceneDataset(n_scenes, world_config, data=data)
-    model = fit(untrained(model_config, config.seed), dataset, config, progress, validation)
+    model = fit(untrained(model_config, config.seed), dataset, config=config, progress=progress, validation=validation)
     return dataclasses.replace(model, world_config=world_config, data_config=data)
 
 
 @contextlib.contextmanager
 def reproducible(threads: int):
     """Runs the body on ``threads`` torch threads with deterministic algorithms only, as every
-    training loop of the book does, and restores both settings afterwards."""
+    training loop of the book does, and restores both settings afterwards.
+
+    Parameters
+    ----------
+    threads : int
+        The number of torch threads inside the ``with`` block.
+
+    Yields
+    ------
+    None
+    """
     saved = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
@@ -523,7 +564,7 @@ def reproducible(threads: int):
         torch.use_deterministic_algorithms(saved[1])
 
 
-def fit(model: DepthModel, dataset: SceneDataset, config: TrainConfig = TrainConfig(),
+def fit(model: DepthModel, dataset: SceneDataset, *, config: TrainConfig = TrainConfig(),
         progress: bool = True, validation: world.Scene | None = None) -> DepthModel:
     """Trains a copy of ``model`` on ``dataset`` as ``config`` says.
 
@@ -644,15 +685,15 @@ def _check_model(model):
 
 
 def predict_batch(model: DepthModel, frames0: np.ndarray, frames1: np.ndarray,
-                  batch: int = 100) -> np.ndarray:
+                  *, batch: int = 100) -> np.ndarray:
     """Relative depth of many frame pairs in batched inference calls.
 
     Parameters
     ----------
     model : DepthModel
         A trained model.
-    frames0, frames1 : (N, H, W) float arrays in [0, 1]
-        A monocular model (`DataConfig.monocular`) is given ``frames0`` twice.
+    frames0, frames1 : (N, H, W) arrays
+        N >= 1 grey frame pairs, uint8 or float in [0, 1]. A monocular model (`DataConfig.monocular`) is given ``frames0`` twice.
     batch : int
         Pairs per inference call.
 
@@ -668,13 +709,14 @@ def predict_batch(model: DepthModel, frames0: np.ndarray, frames1: np.ndarray,
     if frames0.shape != frames1.shape:
         raise ValueError(f"frames0 and frames1 must have the same shape, got {frames0.shape} "
                          f"and {frames1.shape}")
-    for i in range(len(frames0)):
-        _checks.frame_pair(frames0[i], frames1[i])
+    if len(frames0) == 0:
+        raise ValueError("frames0 and frames1 must hold at least one pair, got none")
+    pairs = [_checks.frame_pair(a, b) for a, b in zip(frames0, frames1)]
     n, h, w = frames0.shape
     pad = (0, w % 2, 0, h % 2)  # the network halves the resolution: pad to even sides
-    if model.data_config.monocular:  # the control sees frame 0 twice, as in training
-        frames1 = frames0
-    stacked = torch.from_numpy(np.stack([frames0, frames1], 1).astype(np.float32))
+    # the control (monocular) sees frame 0 twice, as in training
+    second = 0 if model.data_config.monocular else 1
+    stacked = torch.from_numpy(np.stack([[p[0], p[second]] for p in pairs]))
     stacked = F.pad(stacked, pad, mode="replicate")
     with torch.no_grad():
         disparity = torch.cat([model.net(stacked[i:i + batch])
@@ -703,7 +745,20 @@ def predict(model: DepthModel, frame0: np.ndarray, frame1: np.ndarray) -> np.nda
 
 
 def evaluate(model: DepthModel, scenes: world.Scene) -> list:
-    """Scores the model on a batch of scenes; one `metrics.DepthMetrics` per scene."""
+    """Scores the model on a batch of scenes; one `metrics.DepthMetrics` per scene.
+
+    Parameters
+    ----------
+    model : DepthModel
+        A trained model.
+    scenes : world.Scene
+        A batch of scenes, as `world.render_scenes` makes them.
+
+    Returns
+    -------
+    list of metrics.DepthMetrics
+        The scores of the model's depth against the true depth, one per scene, in order.
+    """
     if not isinstance(scenes, world.Scene) or scenes.frame0.ndim != 3:
         raise TypeError("scenes must be a batch of scenes from world.render_scenes")
     depth = predict_batch(model, scenes.frame0, scenes.frame1)
@@ -711,7 +766,20 @@ def evaluate(model: DepthModel, scenes: world.Scene) -> list:
 
 
 def save(model: DepthModel, path) -> pathlib.Path:
-    """Saves a trained model's weights, configurations and losses to ``path``."""
+    """Saves a trained model's weights, configurations and losses to ``path``.
+
+    Parameters
+    ----------
+    model : DepthModel
+        A trained model.
+    path : path-like
+        The file to write (a PyTorch checkpoint); an existing file is replaced.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     _check_model(model)
     path = pathlib.Path(path)
     torch.save({"state": model.net.state_dict(),
@@ -729,7 +797,24 @@ def read_checkpoint(path, build, kind: str, writer: str):
     """Reads a file that ``writer`` (a ``save`` function, such as this module's) wrote and
     returns ``build(saved, fields)``: ``saved`` is the stored dictionary and ``fields(name)``
     one of its configurations, with the lists that stand for tuples turned back into tuples.
-    Raises FileNotFoundError for a missing file and ValueError for any other file."""
+    Raises FileNotFoundError for a missing file and ValueError for any other file.
+
+    Parameters
+    ----------
+    path : path-like
+        The saved file.
+    build : callable
+        Called as ``build(saved, fields)``; it makes the object from the stored dictionary.
+    kind : str
+        What the file holds, such as ``"model"``, for the error messages.
+    writer : str
+        The name of the ``save`` function that writes such files, for the error messages.
+
+    Returns
+    -------
+    object
+        What ``build`` returns.
+    """
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no saved {kind} at {path}")
@@ -746,7 +831,18 @@ def read_checkpoint(path, build, kind: str, writer: str):
 
 
 def load(path) -> DepthModel:
-    """Loads a model written by `save`."""
+    """Loads a model written by `save`.
+
+    Parameters
+    ----------
+    path : path-like
+        A file written by `save`.
+
+    Returns
+    -------
+    DepthModel
+        In evaluation mode, with the saved configurations, losses and training time.
+    """
     def build(saved, fields):
         model_config = ModelConfig(**fields("model_config"))
         net = DepthNet(model_config)

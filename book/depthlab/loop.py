@@ -204,7 +204,21 @@ class LoopConfig:
 
 
 def stream_mix(round_: int, config: LoopConfig = LoopConfig()) -> tuple:
-    """The phases of a round's stream, as ``(phase name, scenes)`` pairs, oldest first."""
+    """The phases of a round's stream, as ``(phase name, scenes)`` pairs, oldest first.
+
+    Parameters
+    ----------
+    round_ : int
+        The round, from 1.
+    config : LoopConfig
+        The loop's settings (``stream``, ``phase_rounds`` and ``drift`` matter).
+
+    Returns
+    -------
+    tuple of (str, int)
+        One pair for a single phase; two while a gradual drift mixes two phases. The scenes
+        add up to ``config.stream``.
+    """
     round_ = _checks.integer("round", round_, 1, 10**6)
     step, within = divmod(round_ - 1, config.phase_rounds)
     last = len(PHASES) - 1
@@ -216,7 +230,20 @@ def stream_mix(round_: int, config: LoopConfig = LoopConfig()) -> tuple:
 
 
 def phase(round_: int, config: LoopConfig = LoopConfig()) -> tuple[str, world.WorldConfig]:
-    """The newest phase in a round's stream (the one its gate tests on) and its world."""
+    """The newest phase in a round's stream (the one its gate tests on) and its world.
+
+    Parameters
+    ----------
+    round_ : int
+        The round, from 1.
+    config : LoopConfig
+        The loop's settings.
+
+    Returns
+    -------
+    tuple of (str, world.WorldConfig)
+        The phase's name in `PHASES` and the standard world with its changes.
+    """
     name = stream_mix(round_, config)[-1][0]
     return name, _phase_world(name)
 
@@ -262,7 +289,7 @@ def _photometric_error(frame0, frame1, disparity, result):
 
 
 def monitor(model: learned.DepthModel, scenes: world.Scene,
-            classical_params: tuple = CLASSICAL,
+            *, classical_params: tuple = CLASSICAL,
             world_config: world.WorldConfig = world.WorldConfig()) -> dict:
     """The label-free signals on a batch of served scenes, and the true errors for analysis.
 
@@ -299,7 +326,7 @@ def monitor(model: learned.DepthModel, scenes: world.Scene,
     for i in range(n):
         a, b = scenes.frame0[i], scenes.frame1[i]
         result = classical.run_pipeline(a, b, **pipeline)
-        stereo_depth = classical.motion_stereo(a, b, search, **stereo, **pipeline)
+        stereo_depth = classical.motion_stereo(a, b, max_disparity=search, **stereo, **pipeline)
         out["disagreement"][i] = np.abs(explain.relative_log_depth(depth[i])
                                         - explain.relative_log_depth(stereo_depth)).mean()
         out["photometric"][i], out["fallback"][i] = _photometric_error(a, b, 1.0 / depth[i],
@@ -309,7 +336,7 @@ def monitor(model: learned.DepthModel, scenes: world.Scene,
     return out
 
 
-def gate(champion: np.ndarray, challenger: np.ndarray, earlier=(), confidence: float = 0.9,
+def gate(champion: np.ndarray, challenger: np.ndarray, *, earlier=(), confidence: float = 0.9,
          tolerance: float = 0.01, seed: int = 0) -> dict:
     """The gate's decision: deploy the challenger only if it is better on the current phase's
     held-out scenes and no worse on the earlier phases'.
@@ -358,7 +385,19 @@ def alarm(previous: dict, current: dict) -> dict:
     """Drift alarms from two consecutive served batches: per signal of `SIGNALS`, the
     two-sample Kolmogorov-Smirnov statistic between the batches (0 for the same
     distribution, 1 for disjoint ones; two-sided, so a signal that falls counts as much as one
-    that rises) and its p-value."""
+    that rises) and its p-value.
+
+    Parameters
+    ----------
+    previous, current : dict
+        The two batches' signals: each name of `SIGNALS` to per-scene values (as `monitor`
+        returns them, or a round's ``served_signals``). Non-finite values are left out.
+
+    Returns
+    -------
+    dict
+        Signal name to ``{"ks": statistic, "p": p-value}``, two floats.
+    """
     out = {}
     for signal in SIGNALS:
         a, b = (np.asarray(batch[signal], float) for batch in (previous, current))
@@ -376,6 +415,24 @@ def select(strategy: str, signals: dict, features: np.ndarray, budget: int,
     largest signal; "diversity" takes the most uncertain half of the stream (at least twice
     the budget) and covers it greedily (k-centre) in the space of ``features``, so that the
     batch is not a handful of near-identical hard scenes.
+
+    Parameters
+    ----------
+    strategy : str
+        One of `STRATEGIES`.
+    signals : dict
+        `monitor`'s (N,) arrays of the served scenes, by signal name.
+    features : (N, D) array
+        A description of each served scene, for "diversity".
+    budget : int
+        Scenes to label, from 1 to N.
+    rng : numpy.random.Generator
+        Draws the "random" choice.
+
+    Returns
+    -------
+    (budget,) int array
+        The chosen indices, in increasing order.
     """
     n = len(features)
     budget = _checks.integer("budget", budget, 1, n)
@@ -447,7 +504,7 @@ def _intact(path: pathlib.Path, digest: str) -> bool:
 
 
 def _first_model(config, progress=False):
-    return experiments.trained_model(config.initial, config.seed, config=_initial_config(config),
+    return experiments.trained_model(config.initial, seed=config.seed, config=_initial_config(config),
                                      progress=progress)
 
 
@@ -538,7 +595,7 @@ def _round(connection, db, config, round_, prices, frozen, progress):
                       world.render_scenes(seed, range(first, first + n), world_config)))
     # monitor (the true errors of the champion, the frozen model and motion stereo are kept
     # for the record; the loop never reads them), select
-    watched = [monitor(champion, scenes, config.classical, w) for *_, w, scenes in parts]
+    watched = [monitor(champion, scenes, classical_params=config.classical, world_config=w) for *_, w, scenes in parts]
     signals = {k: np.concatenate([m[k] for m in watched]) for k in watched[0]}
     frozen_served = np.concatenate([_scene_scores(frozen, p[-1]) for p in parts])
     rng = np.random.default_rng([config.seed, round_])
@@ -558,14 +615,14 @@ def _round(connection, db, config, round_, prices, frozen, progress):
                                       *bought)
     start = time.perf_counter()
     if config.retrain == "finetune":
-        challenger = learned.fit(champion, dataset, learned.TrainConfig(
+        challenger = learned.fit(champion, dataset, config=learned.TrainConfig(
             steps=config.steps, lr=config.lr, threads=1, seed=1000 * config.seed + round_),
-            progress)
+            progress=progress)
     else:
         challenger = learned.fit(learned.untrained(seed=config.seed), dataset,
-                                 dataclasses.replace(_initial_config(config),
+                                 config=dataclasses.replace(_initial_config(config),
                                                      seed=1000 * config.seed + round_),
-                                 progress)
+                                 progress=progress)
     seconds = time.perf_counter() - start
     # gate: a paired test on the current phase's held-out set, no regression on the earlier
     # phases' sets
@@ -575,9 +632,9 @@ def _round(connection, db, config, round_, prices, frozen, progress):
     champion_held = {p: _scene_scores(champion, s) for p, s in held.items()}
     challenger_held = {p: _scene_scores(challenger, s) for p, s in held.items()}
     decision = gate(champion_held[name], challenger_held[name],
-                    [(champion_held[p].mean(), challenger_held[p].mean())
+                    earlier=[(champion_held[p].mean(), challenger_held[p].mean())
                      for p in held if p != name],
-                    config.confidence, config.tolerance, seed=1000 * config.seed + round_)
+                    confidence=config.confidence, tolerance=config.tolerance, seed=1000 * config.seed + round_)
     deployed = decision["deploy"]
     scores = {"champion": float(champion_held[name].mean()),
               "challenger": float(challenger_held[name].mean()),
@@ -638,7 +695,7 @@ def _round(connection, db, config, round_, prices, frozen, progress):
     return record
 
 
-def run(db, rounds: int, config: LoopConfig = LoopConfig(),
+def run(db, rounds: int, *, config: LoopConfig = LoopConfig(),
         prices: experiments.CostModel = experiments.CostModel(),
         progress: bool = True) -> list:
     """Runs the loop until the database holds ``rounds`` committed rounds.
@@ -708,18 +765,26 @@ def run(db, rounds: int, config: LoopConfig = LoopConfig(),
 def _code_digest() -> str:
     """The code that makes the loop's numbers: `cache.code_version`'s modules, and this
     module, `explain`, `hybrid` and the `experiments` package."""
-    digest = hashlib.sha256()
     sources = [pathlib.Path(m.__file__) for m in (sys.modules[__name__], explain, hybrid)]
-    sources += sorted(pathlib.Path(experiments.__file__).parent.glob("*.py"))
-    for path in sources:
-        digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()[:16]
+    return cache.source_digest(sources + sorted(pathlib.Path(experiments.__file__).parent
+                                                .glob("*.py")))
 
 
 def default_db(config: LoopConfig = LoopConfig()) -> pathlib.Path:
     """The database of a configuration in the model cache, named by the configuration and
     by the code that makes its numbers (`_code_digest`), so that a changed loop starts afresh
-    instead of reading stale rounds."""
+    instead of reading stale rounds.
+
+    Parameters
+    ----------
+    config : LoopConfig
+        The loop's settings.
+
+    Returns
+    -------
+    pathlib.Path
+        The database's path (the file may not exist yet).
+    """
     return cache.directory() / f"loop-{cache.cache_key(config, _code_digest())}.sqlite"
 
 
@@ -738,13 +803,13 @@ def _recipe_job(model, config, recipe, name):
     if recipe is not None:
         labelled = _phase_scenes(name, config.budget, 301)
         model = learned.fit(model, learned.SceneDataset.of(
-            *_replay(config, recipe["replay"], config.budget), labelled), learned.TrainConfig(
-                steps=recipe["steps"], lr=recipe["lr"], threads=1, seed=config.seed), False)
+            *_replay(config, recipe["replay"], config.budget), labelled), config=learned.TrainConfig(
+                steps=recipe["steps"], lr=recipe["lr"], threads=1, seed=config.seed), progress=False)
     return {p: float(_scene_scores(model, _phase_scenes(p, RECIPE_VALIDATION, 201)).mean())
             for p in dict.fromkeys((PHASES[0][0], name))}
 
 
-def tune_recipe(config: LoopConfig = LoopConfig(), progress: bool = True) -> dict:
+def tune_recipe(config: LoopConfig = LoopConfig(), *, progress: bool = True) -> dict:
     """Chooses the fine-tuning recipe on validation scenes, never on the loop's own streams,
     held-out or test sets; cached on disk.
 
@@ -754,6 +819,14 @@ def tune_recipe(config: LoopConfig = LoopConfig(), progress: bool = True) -> dic
     first phase. A recipe's score is the mean of the two over the drifted phases (so that
     forgetting the first phase counts as much as learning the new one); the lowest wins.
     The jobs run on the workers of `depthlab.parallel`.
+
+    Parameters
+    ----------
+    config : LoopConfig
+        The loop whose first model is fine-tuned (``seed``, ``budget``, ``initial`` and
+        ``initial_steps`` matter).
+    progress : bool
+        Show progress bars.
 
     Returns
     -------
@@ -821,11 +894,11 @@ def _loop_job(config, rounds, files):
         _checkpoints(db).mkdir()
         for name, data in files["models"].items():
             (_checkpoints(db) / name).write_bytes(data)
-        run(db, rounds, config, progress=False)
+        run(db, rounds, config=config, progress=False)
         return _files(db)
 
 
-def run_many(configs, rounds: int, progress: bool = True) -> list:
+def run_many(configs, rounds: int, *, progress: bool = True) -> list:
     """`run` for every configuration, each in its `default_db`, side by side.
 
     The loops not yet done run as jobs on the workers (`depthlab.parallel`): their first
@@ -833,6 +906,20 @@ def run_many(configs, rounds: int, progress: bool = True) -> list:
     here, and each worker returns its loop's database and checkpoints, which are written here.
     Finished loops are read from their databases. Returns the records of each configuration,
     in order.
+
+    Parameters
+    ----------
+    configs : iterable of LoopConfig
+        The loops' settings.
+    rounds : int
+        Total rounds wanted of every loop, >= 1.
+    progress : bool
+        Show progress bars over the first models and the loops.
+
+    Returns
+    -------
+    list of list of dict
+        For each configuration, the round records that `run` returns.
     """
     configs = list(configs)
     rounds = _checks.integer("rounds", rounds, 1, 10_000)
@@ -866,11 +953,22 @@ def run_many(configs, rounds: int, progress: bool = True) -> list:
                  labels=[f"{c.strategy}, {c.drift}, seed {c.seed}" for c in todo],
                  desc="loops",
                  progress=progress, keep=keep)
-    return [run(default_db(c), rounds, c, progress=False) for c in configs]
+    return [run(default_db(c), rounds, config=c, progress=False) for c in configs]
 
 
 def main(argv=None) -> int:
-    """The command line: ``run --db PATH --rounds R --budget B --strategy S --seed K``."""
+    """The command line: ``run --db PATH --rounds R --budget B --strategy S --seed K``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments, without the program's name; None reads them from ``sys.argv``.
+
+    Returns
+    -------
+    int
+        The exit status, 0. Bad arguments or settings exit through argparse (status 2) instead.
+    """
     parser = argparse.ArgumentParser(prog="python -m depthlab.loop",
                                      description="Run the continuous improvement loop.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -911,7 +1009,7 @@ def main(argv=None) -> int:
                             drift=args.drift, confidence=args.confidence,
                             tolerance=args.tolerance)
         db = args.db or default_db(config)
-        records = run(db, args.rounds, config, progress=not args.json)
+        records = run(db, args.rounds, config=config, progress=not args.json)
     except (ValueError, TypeError) as error:
         parser.error(str(error))
     if args.json:

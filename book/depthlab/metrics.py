@@ -81,7 +81,7 @@ def _valid_pixels(pred, gt, mask, names=("pred", "gt")):
     return pred, gt, valid, gt_valid
 
 
-def depth_metrics(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None,
+def depth_metrics(pred: np.ndarray, gt: np.ndarray, *, mask: np.ndarray | None = None,
                   median_scaling: bool = True) -> DepthMetrics:
     """Scores a depth map against the ground truth.
 
@@ -134,6 +134,11 @@ def mean_metrics(metrics) -> DepthMetrics:
     ----------
     metrics : sequence of DepthMetrics
         One entry per image; must not be empty.
+
+    Returns
+    -------
+    DepthMetrics
+        Each field the mean of that field over the images.
     """
     metrics = list(metrics)
     if not metrics:
@@ -145,7 +150,7 @@ def mean_metrics(metrics) -> DepthMetrics:
 
 
 def bad_pixel_rate(pred_disparity: np.ndarray, gt_disparity: np.ndarray,
-                   threshold: float = 1.0, mask: np.ndarray | None = None) -> float:
+                   *, threshold: float = 1.0, mask: np.ndarray | None = None) -> float:
     """Share of valid pixels whose disparity is off by more than ``threshold`` pixels.
 
     This is the Middlebury "bad N" measure. A pixel is valid where the ground truth is
@@ -159,6 +164,11 @@ def bad_pixel_rate(pred_disparity: np.ndarray, gt_disparity: np.ndarray,
         Error in pixels above which a pixel is bad (> 0).
     mask : (H, W) bool array, optional
         Pixels to score.
+
+    Returns
+    -------
+    float
+        The share of bad pixels among the valid ones, in [0, 1].
     """
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
         raise TypeError(f"threshold must be a number, got {type(threshold).__name__}")
@@ -217,13 +227,13 @@ def scene_scores(pred: np.ndarray, gt: np.ndarray, gt_disparity: np.ndarray,
             valid = np.isfinite(disparity) & (True if mask is None else mask)
             scale = (np.median(gt_disparity[i][valid]) / np.median(disparity[valid])
                      if valid.any() else 1.0)
-            out["bad1" + suffix][i] = bad_pixel_rate(disparity * scale, gt_disparity[i], 1.0,
-                                                     mask)
+            out["bad1" + suffix][i] = bad_pixel_rate(disparity * scale, gt_disparity[i], threshold=1.0,
+                                                     mask=mask)
     return out
 
 
 def correct_matches(points0: np.ndarray, points1: np.ndarray, flow: np.ndarray,
-                    tolerance: float = 1.0) -> np.ndarray:
+                    *, tolerance: float = 1.0) -> np.ndarray:
     """Which matches agree with the ground-truth flow.
 
     Parameters

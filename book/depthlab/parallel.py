@@ -69,6 +69,11 @@ def local_workers(*, cpus: int | None = None, memory: float | None = None) -> in
         CPUs available; by default Dask's count (affinity and cgroup quota respected).
     memory : float, optional
         Bytes available; by default Dask's reading (cgroup limits respected).
+
+    Returns
+    -------
+    int
+        The number of worker processes, at most ``cpus``; 0 for in-process.
     """
     if cpus is None:
         import dask.system
@@ -95,7 +100,13 @@ MALLOC = {"MALLOC_TRIM_THRESHOLD_": str(128 * 2**20), "MALLOC_MMAP_THRESHOLD_": 
 def worker_environment() -> dict:
     """The variables every local worker starts with: `cpu.AVX2` (where this process sets one
     of them otherwise, its setting), one BLAS and OpenMP thread (each worker computes on one
-    core, and idle BLAS threads would slow the others down) and `MALLOC`."""
+    core, and idle BLAS threads would slow the others down) and `MALLOC`.
+
+    Returns
+    -------
+    dict of str to str
+        Environment variable names and their values.
+    """
     return {**{name: os.environ.get(name, value) for name, value in cpu.AVX2.items()},
             "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
             **MALLOC}
@@ -122,7 +133,13 @@ def _start_local(n_workers):
 
 def preload(name: str) -> None:
     """Imports a module: run on every worker (``client.run(preload, name)``) before timing,
-    so that timings leave out the imports."""
+    so that timings leave out the imports.
+
+    Parameters
+    ----------
+    name : str
+        The module's absolute name, such as ``"depthlab.learned"``.
+    """
     importlib.import_module(name)
 
 
@@ -152,8 +169,8 @@ def _connect(address):
         lacking = sorted(w for w, spec in found.items() if spec is None)
         if lacking:
             raise ValueError(f"the workers {', '.join(lacking)} of {address} cannot import "
-                             "depthlab: start them with the book's folder on the path, e.g. "
-                             f"PYTHONPATH=book dask worker {address}")
+                             "depthlab: install the book's package where they run (pip "
+                             f"install -e . in the repository), then dask worker {address}")
         ours = _code_version()
         other = sorted(w for w, v in client.run(_code_version).items() if v != ours)
         if other:
@@ -179,6 +196,11 @@ def client(scheduler: str | None = None):
         ``"tcp://host:port"`` of a running Dask scheduler, or `IN_PROCESS`; by default
         ``$DEPTHLAB_SCHEDULER``, and without it a local cluster of `local_workers` processes
         (in-process when that is 0).
+
+    Returns
+    -------
+    distributed.Client
+        The client kept for ``scheduler``; a new one if there was none or it was closed.
 
     Raises
     ------
@@ -209,7 +231,18 @@ def client(scheduler: str | None = None):
 def local_client(n_workers: int):
     """A client of a new local cluster of ``n_workers`` processes (0: in-process), not shared
     with the studies: for measuring how throughput scales. Closing it (it is a context
-    manager) stops its cluster."""
+    manager) stops its cluster.
+
+    Parameters
+    ----------
+    n_workers : int
+        Worker processes, >= 0; 0 runs one worker thread in this process.
+
+    Returns
+    -------
+    distributed.Client
+        A new client that owns its cluster; the caller closes it.
+    """
     if not isinstance(n_workers, int) or isinstance(n_workers, bool) or n_workers < 0:
         raise ValueError(f"n_workers must be a non-negative integer, got {n_workers!r}")
     return _start_local(n_workers)

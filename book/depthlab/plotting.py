@@ -57,14 +57,27 @@ def _scaled_inverse(depth, reference):
 
 
 def show_frame(ax, image, title=None):
-    """Draws a grey frame (values in [0, 1]) without axes."""
+    """Draws a grey frame (values in [0, 1]) without axes.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    image : (H, W) array
+        The frame, float in [0, 1].
+    title : str, optional
+
+    Returns
+    -------
+    None
+        The drawing is on ``ax``.
+    """
     ax.imshow(image, cmap="gray", vmin=0.0, vmax=1.0)
     ax.set_axis_off()
     if title:
         ax.set_title(title)
 
 
-def show_depth(ax, depth, title=None, reference=None, limits=None):
+def show_depth(ax, depth, *, title=None, reference=None, limits=None):
     """Draws a depth map as inverse depth (near is bright).
 
     Parameters
@@ -72,11 +85,17 @@ def show_depth(ax, depth, title=None, reference=None, limits=None):
     ax : matplotlib Axes
     depth : (H, W) array
         Depth, any positive scale; inf or NaN are drawn blank.
+    title : str, optional
     reference : (H, W) array, optional
         True depth: a relative ``depth`` is median-scaled to it first, and the colour limits
         come from it, so that the two maps share one scale.
     limits : (float, float), optional
         Colour limits in inverse depth; they override the reference's.
+
+    Returns
+    -------
+    matplotlib AxesImage
+        The image drawn, for a colour bar.
     """
     inverse = np.ma.masked_invalid(_scaled_inverse(depth, reference))
     if limits is None and reference is not None:
@@ -91,8 +110,25 @@ def show_depth(ax, depth, title=None, reference=None, limits=None):
     return image
 
 
-def show_error(ax, depth, truth, title=None, vmax=0.5):
-    """Draws the relative error ``|d - d_true| / d_true`` of median-scaled depth."""
+def show_error(ax, depth, truth, *, title=None, vmax=0.5):
+    """Draws the relative error ``|d - d_true| / d_true`` of median-scaled depth.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    depth : (H, W) array
+        Depth, any positive scale; it is median-scaled to ``truth``.
+    truth : (H, W) array
+        True depth. Pixels where either is not finite and positive are drawn blank.
+    title : str, optional
+    vmax : float
+        The relative error at the top of the colour map.
+
+    Returns
+    -------
+    matplotlib AxesImage
+        The image drawn, for a colour bar.
+    """
     depth, truth = np.asarray(depth, np.float64), np.asarray(truth, np.float64)
     ok = np.isfinite(depth) & np.isfinite(truth) & (depth > 0) & (truth > 0)
     scaled = depth * np.median(truth[ok]) / np.median(depth[ok])
@@ -104,8 +140,29 @@ def show_error(ax, depth, truth, title=None, vmax=0.5):
     return image
 
 
-def show_matches(ax, image, points, flow, inliers=None, title=None, scale=1.0):
-    """Draws matches on a frame as flow arrows: inliers green, outliers orange."""
+def show_matches(ax, image, points, flow, *, inliers=None, title=None, scale=1.0):
+    """Draws matches on a frame as flow arrows: inliers green, outliers orange.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    image : (H, W) array
+        The frame the matches start in, float in [0, 1].
+    points : (N, 2) array
+        Where the arrows start, ``(x, y)`` in pixels.
+    flow : (N, 2) array
+        The arrows, ``(dx, dy)`` in pixels.
+    inliers : (N,) bool array, optional
+        Which matches are inliers; all of them by default.
+    title : str, optional
+    scale : float
+        Multiplies the arrows' lengths.
+
+    Returns
+    -------
+    None
+        The drawing is on ``ax``.
+    """
     show_frame(ax, image, title)
     points, flow = np.asarray(points).reshape(-1, 2), np.asarray(flow).reshape(-1, 2)
     inliers = np.ones(len(points), bool) if inliers is None else np.asarray(inliers)
@@ -116,7 +173,7 @@ def show_matches(ax, image, points, flow, inliers=None, title=None, scale=1.0):
                       scale=1.0, width=0.006, headwidth=3)
 
 
-def learning_curve(ax, sweep, metric, mark=None, crossing=True):
+def learning_curve(ax, sweep, metric, *, mark=None, crossing=True):
     """Draws a sweep's learning curve, with its seed band, against the flat lines of the
     classical pipeline and the constant guess; and, when the sweep measured it, the curve of
     the pipeline with a learned descriptor.
@@ -131,6 +188,11 @@ def learning_curve(ax, sweep, metric, mark=None, crossing=True):
         A training-set size to mark with a dashed line.
     crossing : bool
         Shade where the curve crosses the pipeline's line (the range over seeds).
+
+    Returns
+    -------
+    None
+        The drawing is on ``ax``.
     """
     values = sweep.learned[metric]
     n = np.array(sweep.sizes)
@@ -159,7 +221,7 @@ def learning_curve(ax, sweep, metric, mark=None, crossing=True):
     ax.set_ylabel(METRIC_LABELS[metric])
 
 
-def interval_curve(ax, study, metric, mark=None, monocular=True):
+def interval_curve(ax, study, metric, *, mark=None, monocular=True):
     """Draws a crossover study's learning curve with its 95% bootstrap band, against the
     flat lines of the tuned classical methods (with their bands) and the constant guess.
 
@@ -173,6 +235,11 @@ def interval_curve(ax, study, metric, mark=None, monocular=True):
         A training-set size to mark with a dashed line.
     monocular : bool
         Also draw the monocular control (frame 0 twice, seed 0) as open circles.
+
+    Returns
+    -------
+    None
+        The drawing is on ``ax``.
     """
     n = np.array(study.sizes)
     low, high = np.array(study.ci(metric)).T
@@ -196,7 +263,7 @@ def interval_curve(ax, study, metric, mark=None, monocular=True):
                   + (", non-occluded" if metric.endswith("_noc") else ""))
 
 
-def verdict_map(ax, atlas, metric, method, confidence=0.95):
+def verdict_map(ax, atlas, metric, method, *, confidence=0.95):
     """Draws who wins where: one row per level of a crossover map (the easiest on top), one
     cell per training-set size, coloured by the winner at ``confidence`` (grey: neither) and
     labelled with the mean gap (the learned model's error minus the method's).
@@ -210,6 +277,12 @@ def verdict_map(ax, atlas, metric, method, confidence=0.95):
     method : str
         "classical" (the SIFT pipeline) or "motion_stereo".
     confidence : float
+        Level of the bootstrap interval that decides each verdict (`CrossoverMap.verdicts`).
+
+    Returns
+    -------
+    None
+        The drawing is on ``ax``.
     """
     colours = {"learned": COLORS["learned"], method: COLORS["classical"], "undecided": "0.85"}
     levels, sizes = list(atlas.levels), atlas.sizes
@@ -242,6 +315,11 @@ def figure_bytes(fig, format="png", dpi=None) -> bytes:
         JPEG (quality 85) is several times smaller for figures of photographs.
     dpi : float, optional
         Resolution; default the style's.
+
+    Returns
+    -------
+    bytes
+        The encoded image.
     """
     if format not in ("png", "jpeg"):
         raise ValueError(f"format must be 'png' or 'jpeg', got {format!r}")
@@ -252,7 +330,7 @@ def figure_bytes(fig, format="png", dpi=None) -> bytes:
     return buffer.getvalue()
 
 
-def task_stream(ax, tasks, colour=COLORS["learned"], title=None):
+def task_stream(ax, tasks, *, colour=COLORS["learned"], title=None):
     """Draws jobs as bars over time, one row per worker (a Gantt chart, as Dask's dashboard
     draws its task stream).
 
@@ -263,6 +341,11 @@ def task_stream(ax, tasks, colour=COLORS["learned"], title=None):
         Each with a ``worker`` name, ``start`` and ``stop`` in seconds.
     colour : matplotlib colour, or a sequence of one per task
     title : str, optional
+
+    Returns
+    -------
+    None
+        The drawing is on ``ax``.
     """
     rows = sorted({t.worker for t in tasks}, key=lambda w: (len(w), w))
     colours = [colour] * len(tasks) if isinstance(colour, str) else list(colour)

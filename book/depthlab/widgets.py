@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 
 import ipywidgets
+from tqdm.auto import tqdm
 
 from .plotting import figure_bytes
 
@@ -24,15 +25,16 @@ def _label(value):
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def precomputed(draw, progress=None, dpi=100, start=None, **controls) -> ipywidgets.VBox:
+def precomputed(draw, *, progress: bool = True, dpi=100, start=None,
+                **controls) -> ipywidgets.VBox:
     """A figure explorer that works without a kernel.
 
     Parameters
     ----------
     draw : callable
         ``draw(**values)`` returns a matplotlib Figure for one value of every control.
-    progress : callable, optional
-        Wraps the iterable of combinations, e.g. ``tqdm.auto.tqdm``.
+    progress : bool
+        Show a progress bar while the figures are drawn.
     dpi : float
         Resolution of the stored figures. Every one is saved with the page, as JPEG.
     start : dict, optional
@@ -65,7 +67,7 @@ def precomputed(draw, progress=None, dpi=100, start=None, **controls) -> ipywidg
              for name, values in controls.items()]
     combos = list(itertools.product(*controls.values()))
     figures = {combo: figure_bytes(draw(**dict(zip(names, combo))), "jpeg", dpi)
-               for combo in (progress(combos) if progress else combos)}
+               for combo in tqdm(combos, desc="figures", disable=not progress)}
     images = [ipywidgets.Image(value=figures[combo], format="jpeg") for combo in combos]
     sliders = [ipywidgets.SelectionSlider(options=[(_label(v), v) for v in values],
                                           index=index, description=name.replace("_", " "),
@@ -89,7 +91,7 @@ def precomputed(draw, progress=None, dpi=100, start=None, **controls) -> ipywidg
     return box
 
 
-def live(draw, actions=None, cache=None, dpi=100, **controls) -> ipywidgets.VBox:
+def live(draw, *, actions=None, cache=None, dpi=100, **controls) -> ipywidgets.VBox:
     """A figure explorer that redraws on every change (needs a running kernel).
 
     Parameters

@@ -504,6 +504,15 @@ def _render(seed, indices, config):
 def render_scene(seed: int, index: int, config: WorldConfig = WorldConfig()) -> Scene:
     """Renders scene ``index`` of the stream ``seed``: ``render_scenes(seed, [index])[0]``.
 
+    Parameters
+    ----------
+    seed : int
+        A non-negative integer naming the stream (e.g. `HELD_OUT_SEED` for test scenes).
+    index : int
+        A non-negative scene index; the scene is the same as in any batch that holds it.
+    config : WorldConfig
+        The world's knobs.
+
     Returns
     -------
     Scene

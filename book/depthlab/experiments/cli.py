@@ -1,5 +1,4 @@
-"""The command line of the book's studies (run from ``book/``, or with ``book`` on
-``PYTHONPATH``)::
+"""The command line of the book's studies (from any folder, once the package is installed)::
 
     python -m depthlab.experiments classical --scenes 200 --split validation --json
     python -m depthlab.experiments learned --scenes 4096 --seed 0 --recipe study --json
@@ -171,7 +170,7 @@ def _parser():
 
 def _throughput(args):
     """The throughput command's JSON."""
-    result = studies.throughput(args.workers, args.jobs, steps=args.steps,
+    result = studies.throughput(workers=args.workers, jobs=args.jobs, steps=args.steps,
                                 progress=not args.json)
     job = [float(np.mean([t.seconds for t in run])) for run in result.tasks]
     return {"workers": list(result.workers), "jobs": args.jobs, "steps": result.steps,
@@ -182,7 +181,18 @@ def _throughput(args):
 
 def main(argv=None) -> int:
     """The command line: ``classical``, ``learned``, ``features``, ``crossover``, ``map``,
-    ``duplicates`` or ``throughput``; ``--help`` on each lists its options."""
+    ``duplicates`` or ``throughput``; ``--help`` on each lists its options.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments, without the program's name; None reads them from ``sys.argv``.
+
+    Returns
+    -------
+    int
+        The exit status, 0. Bad arguments or options exit through argparse (status 2) instead.
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command in ("features", "crossover", "map", "duplicates"):
@@ -205,7 +215,7 @@ def main(argv=None) -> int:
                            "duplicates": (studies.data_study, _print_data)}[args.command]
             result = study(**options).to_json()
             if args.command == "crossover" and not args.no_features:
-                curve = studies.feature_curve(args.sizes, range(args.seeds), n_test=args.test,
+                curve = studies.feature_curve(sizes=args.sizes, seeds=range(args.seeds), n_test=args.test,
                                               progress=not args.json)
                 result["learned_features"] = curve.to_json()["learned_features"]
         except (ValueError, TypeError, ConnectionError) as error:
@@ -230,9 +240,9 @@ def main(argv=None) -> int:
         if args.test < 1:
             parser.error("--test must be at least 1")
         if args.recipe == "sweep":
-            model = studies.trained_model(args.scenes, args.seed, progress=not args.json)
+            model = studies.trained_model(args.scenes, seed=args.seed, progress=not args.json)
         else:
-            model = comparison.study_models([args.scenes], args.seed,
+            model = comparison.study_models([args.scenes], seed=args.seed,
                                             progress=not args.json)[args.scenes]
         scores = metrics.mean_metrics(learned.evaluate(
             model, comparison.split_scenes(args.split, args.test)))

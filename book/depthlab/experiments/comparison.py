@@ -62,7 +62,20 @@ STEREO_GRID = {"block_size": (5, 3, 7), "penalty": (8.0, 2.0, 32.0)}
 
 def scene_scores(depths, scenes: world.Scene) -> dict:
     """`metrics.scene_scores` of relative depth maps (N, H, W) of a batch of scenes, on all
-    and on the non-occluded pixels; (N,) arrays by `SCENE_METRICS` name."""
+    and on the non-occluded pixels; (N,) arrays by `SCENE_METRICS` name.
+
+    Parameters
+    ----------
+    depths : (N, H, W) array, or a sequence of N (H, W) arrays
+        Relative depth maps, one per scene.
+    scenes : world.Scene
+        The batch of N scenes the maps are of, from `world.render_scenes`.
+
+    Returns
+    -------
+    dict
+        `SCENE_METRICS` name to an (N,) array, as `metrics.scene_scores` gives it.
+    """
     if not isinstance(scenes, world.Scene) or scenes.frame0.ndim != 3:
         raise TypeError("scenes must be a batch of scenes from world.render_scenes")
     return metrics.scene_scores(np.asarray(depths), scenes.depth, scenes.disparity,
@@ -95,7 +108,7 @@ def _classical_job(pipeline, stereo, world_config, split, n_scenes):
                  for i in range(len(scenes))]
     else:
         depth = [classical.motion_stereo(scenes.frame0[i], scenes.frame1[i],
-                                         _stereo_range(world_config), **stereo, **pipeline)
+                                         max_disparity=_stereo_range(world_config), **stereo, **pipeline)
                  for i in range(len(scenes))]
     return {m: v.tolist() for m, v in scene_scores(depth, scenes).items()}
 
@@ -240,13 +253,28 @@ def _tune(worlds, n_validation, progress, phases=None):
 
 
 def tune_classical(world_config: world.WorldConfig = world.WorldConfig(),
-                   n_validation: int = 200, progress: bool = True) -> Tuning:
+                   *, n_validation: int = 200, progress: bool = True) -> Tuning:
     """Chooses the classical pipeline's parameters (`PIPELINE_GRID`), then motion stereo's
     (`STEREO_GRID`, on top of the chosen pipeline, which finds its direction), on
     ``n_validation`` validation scenes; cached on disk.
 
     Each parameter in turn takes the value with the lowest mean AbsRel, the others held at
-    their current choice (coordinate descent, starting from the book's defaults)."""
+    their current choice (coordinate descent, starting from the book's defaults).
+
+    Parameters
+    ----------
+    world_config : world.WorldConfig
+        The world whose validation scenes are scored.
+    n_validation : int
+        Number of validation scenes, at least 10.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    Tuning
+        The chosen parameters and every setting tried (see `Tuning`).
+    """
     return _tune([_check_world(world_config)], n_validation, progress)[0]
 
 
@@ -267,8 +295,8 @@ def _learned_job(n_scenes, world_config, config, data, n_test):
     """Worker: trains one model with early stopping on validation scenes, scores it on the
     test scenes, and returns it as bytes with its per-scene scores and training record."""
     torch.set_num_threads(1)
-    model = learned.train(n_scenes, config, learned.ModelConfig.for_world(world_config),
-                          world_config, progress=False, data=data,
+    model = learned.train(n_scenes, config=config, model_config=learned.ModelConfig.for_world(world_config),
+                          world_config=world_config, progress=False, data=data,
                           validation=split_scenes("validation", EARLY_STOPPING_SCENES,
                                                   world_config))
     test = split_scenes("test", n_test, world_config)
@@ -305,14 +333,37 @@ def _train_runs(runs, config, n_test, progress, desc):
     return {run: json.loads(where(run)[1][1].read_text()) for run in runs}, tasks
 
 
-def study_models(sizes, seed: int = 0, monocular: bool = False,
+def study_models(sizes, *, seed: int = 0, monocular: bool = False,
                  world_config: world.WorldConfig = world.WorldConfig(),
                  config: learned.TrainConfig = CROSSOVER_CONFIG, n_test: int = 500,
                  progress: bool = True) -> dict:
     """Models of `crossover_study` at the training-set ``sizes`` for one ``seed``, by size,
     trained in parallel (and scored on ``n_test`` test scenes) only if the cache does not have
     them yet: the runs the study itself makes, so a chapter that needs a few models does not
-    pay for the whole study, and the study reuses them."""
+    pay for the whole study, and the study reuses them.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Training-set sizes.
+    seed : int
+        The training seed (the world's stream of training scenes, and the run's seed).
+    monocular : bool
+        Train the monocular control instead of the full model.
+    world_config : world.WorldConfig
+        The world trained and scored on.
+    config : learned.TrainConfig
+        The recipe, with early stopping; its seed is replaced by ``seed``.
+    n_test : int
+        Number of test scenes each model is scored on, at least 10.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    dict
+        Training-set size to its trained `learned.DepthModel`, loaded from the cache.
+    """
     sizes = [_checks.integer("sizes", n, 1, 10**6) for n in sizes]
     seed = _checks.integer("seed", seed, 0, 2**31)
     _check_world(world_config)
@@ -549,7 +600,7 @@ class CrossoverStudy:
         return out
 
 
-def crossover_study(sizes=CROSSOVER_SIZES, seeds=(0, 1, 2), extra_seeds=(3, 4),
+def crossover_study(*, sizes=CROSSOVER_SIZES, seeds=(0, 1, 2), extra_seeds=(3, 4),
                     monocular_sizes=CROSSOVER_SIZES[::2],
                     world_config: world.WorldConfig = world.WorldConfig(), n_test: int = 500,
                     n_validation: int = 200, config: learned.TrainConfig = CROSSOVER_CONFIG,
@@ -571,15 +622,25 @@ def crossover_study(sizes=CROSSOVER_SIZES, seeds=(0, 1, 2), extra_seeds=(3, 4),
     sizes : sequence of int
         Training-set sizes, increasing, at least 3.
     seeds, extra_seeds : sequence of int
+        Training seeds at every size, and the more seeds around the crossovers; all distinct.
     monocular_sizes : sequence of int
         Sizes of ``sizes`` for the monocular control.
     world_config : world.WorldConfig
+        The world of every scene, trained on, tuned on and scored on.
     n_test, n_validation : int
+        Numbers of test scenes (at least 10) and of validation scenes for the tuning.
     config : learned.TrainConfig
         The recipe (with early stopping); its seed is replaced by each run's.
     cap_factor : int
         How many times the cap the longer run trains (at least 2).
     progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    CrossoverStudy
+        Every score, training record and the tuning, with the bootstrap intervals computed
+        from them (see `CrossoverStudy`).
     """
     sizes = tuple(_checks.integer("sizes", n, 1, 10**6) for n in sizes)
     if len(sizes) < 3 or list(sizes) != sorted(set(sizes)):
@@ -595,7 +656,7 @@ def crossover_study(sizes=CROSSOVER_SIZES, seeds=(0, 1, 2), extra_seeds=(3, 4),
         raise ValueError("config must be a learned.TrainConfig with early stopping (patience)")
     n_test = _checks.integer("n_test", n_test, 10, 100_000)
     cap_factor = _checks.integer("cap_factor", cap_factor, 2, 100)
-    tuning = tune_classical(world_config, n_validation, progress)
+    tuning = tune_classical(world_config, n_validation=n_validation, progress=progress)
     key = cache.cache_key(sizes, seeds, extra_seeds, monocular_sizes, world_config, n_test,
                           n_validation, config, cap_factor, STUDY_FORMAT)
     path = cache.directory() / f"crossover-{key}.json"
@@ -742,7 +803,7 @@ class CrossoverMap:
         return out
 
 
-def crossover_map(levels=None, sizes=MAP_SIZES, seeds=MAP_SEEDS, n_test: int = 500,
+def crossover_map(*, levels=None, sizes=MAP_SIZES, seeds=MAP_SEEDS, n_test: int = 500,
                   n_validation: int = 200, config: learned.TrainConfig = CROSSOVER_CONFIG,
                   progress: bool = True) -> CrossoverMap:
     """The map of verdicts across worlds; cached on disk.
@@ -762,9 +823,16 @@ def crossover_map(levels=None, sizes=MAP_SIZES, seeds=MAP_SEEDS, n_test: int = 5
     seeds : sequence of int
         Training seeds (each with training scenes of its own).
     n_test, n_validation : int
+        Numbers of test scenes (at least 10) and of validation scenes for the tuning, per level.
     config : learned.TrainConfig
         The recipe, with early stopping.
     progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    CrossoverMap
+        A `CrossoverStudy` per level, and the jobs run (see `CrossoverMap`).
     """
     levels = dict(world.CAMERAS if levels is None else levels)
     if not levels or not all(isinstance(k, str) for k in levels):

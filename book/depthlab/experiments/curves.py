@@ -40,7 +40,14 @@ def fit_power_law(sizes, errors) -> PowerLaw:
     Parameters
     ----------
     sizes : (K,) array of positive numbers, K >= 3
+        The training-set sizes.
     errors : (K,) array, or (K, S) for S seeds (fitted to every seed's points at once)
+        The finite errors at each size.
+
+    Returns
+    -------
+    PowerLaw
+        The fitted curve, with ``alpha >= 0``, ``-3 <= beta <= 0`` and ``floor >= 0``.
     """
     sizes, errors = np.asarray(sizes, float), np.asarray(errors, float)
     if sizes.ndim != 1 or len(sizes) < 3 or (sizes <= 0).any():
@@ -58,7 +65,20 @@ def fit_power_law(sizes, errors) -> PowerLaw:
 
 
 def as_error(metric: str, values):
-    """Values of ``metric`` as errors, lower is better: ``1 - delta1``, AbsRel unchanged."""
+    """Values of ``metric`` as errors, lower is better: ``1 - delta1``, AbsRel unchanged.
+
+    Parameters
+    ----------
+    metric : str
+        A key of `METRICS`: ``"absrel"`` or ``"delta1"``.
+    values : float or array
+        Values of the metric.
+
+    Returns
+    -------
+    array
+        The errors, of the shape of ``values``.
+    """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {sorted(METRICS)}, got {metric!r}")
     return 1.0 - np.asarray(values) if METRICS[metric] else np.asarray(values)
@@ -100,7 +120,22 @@ def resample(n_scenes: int, replicates: int = 1000, seed: int = 0) -> np.ndarray
     """Weights of a scene bootstrap: (replicates, n_scenes) counts of each scene in each
     resample (multinomial, each row summing to ``n_scenes``), so that the resampled mean of
     per-scene scores ``x`` is ``weights @ x / n_scenes``. The same weights for every method
-    pair the comparisons scene by scene."""
+    pair the comparisons scene by scene.
+
+    Parameters
+    ----------
+    n_scenes : int
+        Number of scenes, at least 2.
+    replicates : int
+        Number of resamples, at least 1.
+    seed : int
+        Seeds the random generator.
+
+    Returns
+    -------
+    (replicates, n_scenes) int array
+        The count of each scene in each resample.
+    """
     n_scenes = int(n_scenes)
     if n_scenes < 2 or replicates < 1:
         raise ValueError(f"need at least 2 scenes and 1 replicate, got {n_scenes} and "
@@ -147,17 +182,45 @@ def bootstrap_means(scores, weights: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def interval(replicates, level: float = 0.95) -> list:
-    """The percentile interval ``[low, high]`` of bootstrap replicates (the last axis)."""
+    """The percentile interval ``[low, high]`` of bootstrap replicates (the last axis).
+
+    Parameters
+    ----------
+    replicates : array
+        Bootstrap replicates along the last axis, for example from `bootstrap_means`.
+    level : float
+        Coverage of the interval.
+
+    Returns
+    -------
+    list
+        ``[low, high]``: two floats for (B,) replicates, else two lists of the leading shape.
+    """
     tail = 50.0 * (1.0 - level)
     low, high = np.percentile(np.asarray(replicates, float), [tail, 100.0 - tail], axis=-1)
     return [low.tolist() if np.ndim(low) else float(low),
             high.tolist() if np.ndim(high) else float(high)]
 
 
-def paired_interval(a, b, replicates: int = 1000, level: float = 0.95) -> list:
+def paired_interval(a, b, *, replicates: int = 1000, level: float = 0.95) -> list:
     """The `interval` of the mean of ``a - b``: per-scene scores of two methods on the same
     scenes, (n,) or (seeds, n) arrays paired seed by seed, resampled as `bootstrap_means` does
-    (scenes with `resample`, and seeds)."""
+    (scenes with `resample`, and seeds).
+
+    Parameters
+    ----------
+    a, b : (n,) or (S, n) arrays
+        Per-scene scores of the two methods, of the same shape.
+    replicates : int
+        Number of bootstrap resamples.
+    level : float
+        Coverage of the interval.
+
+    Returns
+    -------
+    list
+        ``[low, high]``, two floats: the interval of the mean difference.
+    """
     difference = np.asarray(a, float) - np.asarray(b, float)
     return interval(bootstrap_means(difference, resample(difference.shape[-1], replicates)),
                     level)

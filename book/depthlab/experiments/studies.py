@@ -48,7 +48,20 @@ FEATURE_METRICS = {**METRICS, "precision": True, "recall": True}
 
 
 def test_scenes(n_scenes: int, config: world.WorldConfig = world.WorldConfig()) -> world.Scene:
-    """The first ``n_scenes`` held-out scenes (seed `world.HELD_OUT_SEED`), as one batch."""
+    """The first ``n_scenes`` held-out scenes (seed `world.HELD_OUT_SEED`), as one batch.
+
+    Parameters
+    ----------
+    n_scenes : int
+        Number of scenes, from 1 to 100000.
+    config : world.WorldConfig
+        The world the scenes are rendered in.
+
+    Returns
+    -------
+    world.Scene
+        A batch of ``n_scenes`` scenes, as `world.render_scenes` makes it.
+    """
     n_scenes = _checks.integer("n_scenes", n_scenes, 1, 100_000)
     return world.render_scenes(world.HELD_OUT_SEED, range(n_scenes), config)
 
@@ -84,7 +97,7 @@ class ClassicalEvaluation:
                 "unreliable": int((~self.reliable).sum())}
 
 
-def evaluate_classical(scenes: world.Scene, progress: bool = True,
+def evaluate_classical(scenes: world.Scene, *, progress: bool = True,
                        **params) -> ClassicalEvaluation:
     """Runs the classical pipeline on every scene of a batch and scores it.
 
@@ -152,17 +165,38 @@ def _model_path(n_scenes, seed, world_config, config, data):
     return cache.directory() / f"model-{key}.pt", config
 
 
-def trained_model(n_scenes: int, seed: int = 0,
+def trained_model(n_scenes: int, *, seed: int = 0,
                   world_config: world.WorldConfig = world.WorldConfig(),
                   config: learned.TrainConfig = learned.TrainConfig(),
                   progress: bool = True,
                   data: learned.DataConfig = learned.DataConfig()) -> learned.DepthModel:
     """`learned.train` on ``n_scenes`` items (made as ``data`` says) with ``seed``, in this
-    process, through the disk cache (`train_models` trains many on the workers)."""
+    process, through the disk cache (`train_models` trains many on the workers).
+
+    Parameters
+    ----------
+    n_scenes : int
+        Training items.
+    seed : int
+        The training seed; it replaces the seed of ``config``.
+    world_config : world.WorldConfig
+        The world of the training scenes.
+    config : learned.TrainConfig
+        The training recipe.
+    progress : bool
+        Show a progress bar while training (when the model is not cached).
+    data : learned.DataConfig
+        How the training items are made.
+
+    Returns
+    -------
+    learned.DepthModel
+        The trained model, read from the cache when it is there.
+    """
     path, config = _model_path(n_scenes, seed, world_config, config, data)
     if path.is_file():
         return learned.load(path)
-    model = learned.train(n_scenes, config, world_config=world_config, progress=progress,
+    model = learned.train(n_scenes, config=config, world_config=world_config, progress=progress,
                           data=data)
     cache.write_atomic(path, lambda target: learned.save(model, target))
     return model
@@ -170,12 +204,12 @@ def trained_model(n_scenes: int, seed: int = 0,
 
 def _train_job(n_scenes, world_config, config, data):
     """Worker: trains one model on one core and returns it as bytes (`learned.save`)."""
-    model = learned.train(n_scenes, config, world_config=world_config, progress=False,
+    model = learned.train(n_scenes, config=config, world_config=world_config, progress=False,
                           data=data)
     return cache.to_bytes(learned.save, model)
 
 
-def train_models(runs, world_config: world.WorldConfig = world.WorldConfig(),
+def train_models(runs, *, world_config: world.WorldConfig = world.WorldConfig(),
                  config: learned.TrainConfig = learned.TrainConfig(), progress: bool = True,
                  desc: str = "training-set sizes x seeds") -> list:
     """Trains the models of ``runs`` that are not cached yet on the workers
@@ -221,18 +255,37 @@ def _descriptor_path(n_scenes, seed, world_config, config):
     return cache.directory() / f"descriptor-{key}.pt", config
 
 
-def trained_descriptor(n_scenes: int, seed: int = 0,
+def trained_descriptor(n_scenes: int, *, seed: int = 0,
                        world_config: world.WorldConfig = world.WorldConfig(),
                        config: features.DescriptorTrainConfig = FEATURE_CONFIG,
                        progress: bool = True) -> features.LearnedDescriptor:
     """`features.train` on the first ``n_scenes`` training scenes with ``seed``, through the
-    disk cache; ``n_scenes = 0`` gives `features.untrained`."""
+    disk cache; ``n_scenes = 0`` gives `features.untrained`.
+
+    Parameters
+    ----------
+    n_scenes : int
+        Training scenes, 0 for random weights.
+    seed : int
+        The training seed; it replaces the seed of ``config``.
+    world_config : world.WorldConfig
+        The world of the training scenes.
+    config : features.DescriptorTrainConfig
+        The training recipe.
+    progress : bool
+        Show a progress bar while training (when the descriptor is not cached).
+
+    Returns
+    -------
+    features.LearnedDescriptor
+        The trained descriptor, read from the cache when it is there.
+    """
     path, config = _descriptor_path(n_scenes, seed, world_config, config)
     if n_scenes == 0:
         return features.untrained(seed=config.seed)
     if path.is_file():
         return features.load(path)
-    descriptor = features.train(n_scenes, config, world_config=world_config, progress=progress)
+    descriptor = features.train(n_scenes, config=config, world_config=world_config, progress=progress)
     cache.write_atomic(path, lambda target: features.save(descriptor, target))
     return descriptor
 
@@ -265,6 +318,12 @@ def pipeline_scores(scenes: world.Scene, descriptor=None, **params) -> dict:
         None for SIFT's own descriptor.
     **params
         Passed to `classical.run_pipeline` (JSON values, e.g. ``ratio``).
+
+    Returns
+    -------
+    dict
+        `FEATURE_METRICS` name to a float: the mean ``absrel`` and ``delta1`` over the scenes,
+        and the ``precision`` and ``recall`` pooled over them.
     """
     if not isinstance(scenes, world.Scene) or scenes.frame0.ndim != 3:
         raise TypeError("scenes must be a batch of scenes from world.render_scenes")
@@ -332,12 +391,12 @@ def _features_job(n_scenes, world_config, config, n_test, saved):
     elif saved is not None:
         descriptor = cache.from_bytes(features.load, saved)
     else:
-        descriptor = features.train(n_scenes, config, world_config=world_config, progress=False)
+        descriptor = features.train(n_scenes, config=config, world_config=world_config, progress=False)
         made = cache.to_bytes(features.save, descriptor)
     return made, _pipeline_scores(test_scenes(n_test, world_config), descriptor)
 
 
-def feature_curve(sizes=SIZES, seeds=(0, 1, 2),
+def feature_curve(*, sizes=SIZES, seeds=(0, 1, 2),
                   world_config: world.WorldConfig = world.WorldConfig(), n_test: int = 200,
                   config: features.DescriptorTrainConfig = FEATURE_CONFIG,
                   progress: bool = True) -> FeatureCurve:
@@ -350,12 +409,20 @@ def feature_curve(sizes=SIZES, seeds=(0, 1, 2),
     sizes : sequence of int
         Training-set sizes, increasing, at least 2.
     seeds : sequence of int
+        Training seeds, distinct, at least 1.
     world_config : world.WorldConfig
+        The world of the training and test scenes.
     n_test : int
+        Held-out test scenes (`test_scenes`).
     config : features.DescriptorTrainConfig
         The recipe; its seed is replaced by each of ``seeds``.
     progress : bool
         Show a progress bar over the descriptors.
+
+    Returns
+    -------
+    FeatureCurve
+        The trained, the untrained and SIFT's descriptors' test scores (see `FeatureCurve`).
     """
     sizes, seeds, n_test = _study(sizes, seeds, world_config, n_test, config,
                                   features.DescriptorTrainConfig)
@@ -431,7 +498,7 @@ class Sweep:
 
     def model(self, n_scenes: int, seed: int) -> learned.DepthModel:
         """The trained model of one size and seed, from the cache (trained if missing)."""
-        return trained_model(n_scenes, seed, self.world_config, self.config, progress=False)
+        return trained_model(n_scenes, seed=seed, world_config=self.world_config, config=self.config, progress=False)
 
     def crossover(self, metric: str, method: str = "classical",
                   curve: str = "learned") -> np.ndarray:
@@ -496,7 +563,7 @@ def _study(sizes, seeds, world_config, n_test, config, config_type):
     return sizes, seeds, _checks.integer("n_test", n_test, 1, 100_000)
 
 
-def sweep(sizes=SIZES, seeds=(0, 1, 2), world_config: world.WorldConfig = world.WorldConfig(),
+def sweep(*, sizes=SIZES, seeds=(0, 1, 2), world_config: world.WorldConfig = world.WorldConfig(),
           n_test: int = 200, config: learned.TrainConfig = SWEEP_CONFIG,
           progress: bool = True, with_features: bool = True) -> Sweep:
     """Trains the learned model at every size and seed and scores everything on the same
@@ -511,13 +578,21 @@ def sweep(sizes=SIZES, seeds=(0, 1, 2), world_config: world.WorldConfig = world.
     seeds : sequence of int
         Training seeds, at least 1.
     world_config : world.WorldConfig
+        The world of the training and test scenes.
     n_test : int
+        Held-out test scenes (`test_scenes`).
     config : learned.TrainConfig
         The training recipe; its seed is replaced by each of ``seeds``.
     progress : bool
         Show a progress bar over the models.
     with_features : bool
         Also measure the third curve, ``learned_features``.
+
+    Returns
+    -------
+    Sweep
+        The learned model's test scores per size and seed, and the fixed methods' (see
+        `Sweep`); ``learned_features`` is empty without ``with_features``.
     """
     sizes, seeds, n_test = _study(sizes, seeds, world_config, n_test, config,
                                   learned.TrainConfig)
@@ -526,7 +601,7 @@ def sweep(sizes=SIZES, seeds=(0, 1, 2), world_config: world.WorldConfig = world.
     result = _end_to_end(sizes, seeds, world_config, n_test, config, progress)
     if not with_features:
         return result
-    curve = feature_curve(sizes, seeds, world_config, n_test, FEATURE_CONFIG, progress)
+    curve = feature_curve(sizes=sizes, seeds=seeds, world_config=world_config, n_test=n_test, config=FEATURE_CONFIG, progress=progress)
     methods = {**result.methods, "classical": {**result.methods["classical"],
                                                "precision": curve.sift["precision"],
                                                "recall": curve.sift["recall"]}}
@@ -546,11 +621,11 @@ def _end_to_end(sizes, seeds, world_config, n_test, config, progress):
                                             for i in range(n_test)], scenes),
                    "constant": _score(np.ones_like(scenes.depth), scenes)}
         tasks = train_models([(n, seed, learned.DataConfig()) for n in sizes for seed in seeds],
-                             world_config, config, progress)
+                             world_config=world_config, config=config, progress=progress)
         scores = {m: np.zeros((len(sizes), len(seeds))) for m in METRICS}
         for i, n in enumerate(sizes):
             for j, seed in enumerate(seeds):
-                model = trained_model(n, seed, world_config, config, progress=False)
+                model = trained_model(n, seed=seed, world_config=world_config, config=config, progress=False)
                 depth = learned.predict_batch(model, scenes.frame0, scenes.frame1)
                 for metric, value in _score(depth, scenes).items():
                     scores[metric][i, j] = value
@@ -640,7 +715,7 @@ class DataStudy:
                                 **{m: np.asarray(v).tolist() for m, v in self.noisy.items()}}}
 
 
-def data_study(seeds=(0, 1, 2), nominal=DATA_NOMINAL, unique=DATA_UNIQUE,
+def data_study(*, seeds=(0, 1, 2), nominal=DATA_NOMINAL, unique=DATA_UNIQUE,
                label_noise=LABEL_NOISE, sizes=SIZES, n_test: int = 200,
                config: learned.TrainConfig = SWEEP_CONFIG, progress: bool = True) -> DataStudy:
     """What a training set of ``nominal`` items is worth when it is made of fewer unique
@@ -653,6 +728,7 @@ def data_study(seeds=(0, 1, 2), nominal=DATA_NOMINAL, unique=DATA_UNIQUE,
     Parameters
     ----------
     seeds : sequence of int
+        Training seeds.
     nominal : int
         Items in each training set, one of ``sizes``.
     unique : sequence of int
@@ -662,8 +738,16 @@ def data_study(seeds=(0, 1, 2), nominal=DATA_NOMINAL, unique=DATA_UNIQUE,
     sizes : sequence of int
         The sweep's sizes.
     n_test : int
+        Held-out test scenes (`test_scenes`).
     config : learned.TrainConfig
+        The training recipe of every model; its seed is replaced by each of ``seeds``.
     progress : bool
+        Show progress bars over the models.
+
+    Returns
+    -------
+    DataStudy
+        The test scores of every training set, with the sweep as reference (see `DataStudy`).
     """
     sizes = tuple(sizes)
     if nominal not in sizes:
@@ -675,7 +759,7 @@ def data_study(seeds=(0, 1, 2), nominal=DATA_NOMINAL, unique=DATA_UNIQUE,
     label_noise = tuple(_checks.number("label_noise", r, 0.0, 1.0) for r in label_noise)
     if 0.0 in label_noise:
         raise ValueError("label_noise rates must be above 0 (the sweep is the clean case)")
-    result = sweep(sizes, seeds, n_test=n_test, config=config, progress=progress)
+    result = sweep(sizes=sizes, seeds=seeds, n_test=n_test, config=config, progress=progress)
     seeds = result.seeds
     key = cache.cache_key(result.sizes, nominal, unique, label_noise, seeds, n_test, config)
     path = cache.directory() / f"data-{key}.json"
@@ -693,12 +777,12 @@ def data_study(seeds=(0, 1, 2), nominal=DATA_NOMINAL, unique=DATA_UNIQUE,
     sets += [(("label_noise", r), nominal, learned.DataConfig(label_noise=r))
              for r in label_noise]
     tasks = train_models([(items, seed, data) for _, items, data in sets for seed in seeds],
-                         result.world_config, config, progress, desc="training sets x seeds")
+                         world_config=result.world_config, config=config, progress=progress, desc="training sets x seeds")
     scenes = test_scenes(n_test, result.world_config)
     scores = {}
     for name, items, data in sets:
         for seed in seeds:
-            model = trained_model(items, seed, result.world_config, config, False, data)
+            model = trained_model(items, seed=seed, world_config=result.world_config, config=config, progress=False, data=data)
             scores[name, seed] = _score(learned.predict_batch(model, scenes.frame0,
                                                               scenes.frame1), scenes)
     filled = {f: {m: np.array([[scores[(f, n), s][m] for s in seeds] for n in unique])
@@ -753,7 +837,7 @@ class Throughput:
             / np.array([len(run) for run in self.tasks])
 
 
-def throughput(workers=(1, 2), jobs: int = 6, n_scenes: int = SIZES[3], steps: int = 150,
+def throughput(*, workers=(1, 2), jobs: int = 6, n_scenes: int = SIZES[3], steps: int = 150,
                progress: bool = True) -> Throughput:
     """Trains ``jobs`` models of the sweep's recipe on a new local cluster of each size in
     ``workers`` and times them; cached on disk (the timings of the run that computed it).
@@ -770,6 +854,11 @@ def throughput(workers=(1, 2), jobs: int = 6, n_scenes: int = SIZES[3], steps: i
         Training steps of each model.
     progress : bool
         Show a progress bar over the jobs of each cluster.
+
+    Returns
+    -------
+    Throughput
+        The wall time and the jobs' own runs on each cluster (see `Throughput`).
     """
     workers = tuple(_checks.integer("workers", k, 1, 1024) for k in workers)
     if not workers:
