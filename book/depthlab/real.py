@@ -5,19 +5,39 @@ scikit-image, downsampled 4x with its calibration. `load_motorcycle` turns it in
 setting, a camera translating in its image plane: frame 1 is shifted by the difference of
 the two principal points, so that the flow is ``-(d + doffs)`` in x and depth is
 ``focal * baseline / (d + doffs)`` everywhere.
+
+Six more pairs from the Middlebury 2001, 2003 and 2005 stereo datasets (`MIDDLEBURY`) ship with
+this package, at about 200 pixels wide, with their terms of use and citations
+(``depthlab/data/middlebury/README.md``); `load_middlebury` reads them. Their cameras share one
+principal point, so the flow is ``-d`` in x; they come without a calibration, so their depth is
+relative, ``1 / d``, which is all the book's scale-free metrics need. `load_real` reads any of
+the seven by name (`REAL_PAIRS`). `fine_tune` adapts a trained network to a few real pairs,
+whose ground truth has holes (`masked_scale_invariant_loss`).
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
+import pathlib
+
+import copy
 
 import cv2
 import numpy as np
+import torch
 from skimage import color, data
 
-from . import _checks
+from . import _checks, learned
 
-__all__ = ["RealPair", "load_motorcycle"]
+__all__ = ["MIDDLEBURY", "REAL_PAIRS", "RealPair", "fine_tune", "load_middlebury",
+           "load_motorcycle", "load_real", "masked_scale_invariant_loss"]
+
+#: The Middlebury pairs that ship with the package, by dataset year: 2001, 2003, 2005.
+MIDDLEBURY = ("tsukuba", "venus", "cones", "teddy", "art", "dolls")
+#: Every real pair `load_real` knows: scikit-image's Motorcycle and the shipped Middlebury pairs.
+REAL_PAIRS = ("motorcycle",) + MIDDLEBURY
+
+_DATA = pathlib.Path(__file__).resolve().parent / "data" / "middlebury"
 
 # Calibration of the pair that scikit-image ships (its docstring), at its resolution.
 _FOCAL_PX = 994.978
@@ -34,7 +54,8 @@ class RealPair:
     frame0, frame1 : (H, W) float32 arrays
         Grey frames in [0, 1]; frame 0 is the reference (the left camera).
     depth : (H, W) float32 array
-        Depth in metres; inf where it is unknown.
+        Depth in metres (Motorcycle), or relative depth ``1 / disparity`` (the Middlebury pairs
+        without a calibration); inf where it is unknown.
     disparity : (H, W) float32 array
         Flow length in pixels, ``focal * baseline / depth``; NaN where unknown.
     valid : (H, W) bool array
@@ -42,9 +63,11 @@ class RealPair:
     direction : (2,) float64 array
         Unit flow direction, ``(-1, 0)``: points move left from frame 0 to frame 1.
     focal : float
-        Focal length in pixels at this scale.
+        Focal length in pixels at this scale; NaN where the dataset gives no calibration.
     baseline : float
-        Camera translation in metres.
+        Camera translation in metres; NaN where the dataset gives no calibration.
+    name : str
+        Which pair (one of `REAL_PAIRS`).
     """
 
     frame0: np.ndarray
@@ -55,6 +78,30 @@ class RealPair:
     direction: np.ndarray
     focal: float
     baseline: float
+    name: str = "motorcycle"
+
+
+def _shrink(image, size):
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def _scaled_size(shape, scale):
+    """``(width, height)`` of a ``shape`` image at ``scale``, at least 16 pixels a side."""
+    size = (round(shape[1] * scale), round(shape[0] * scale))
+    if min(size) < 16:
+        raise ValueError(f"scale {scale} gives {size[0]} x {size[1]} pixels; use at least "
+                         f"{16 / min(shape):.3f} for 16 pixels")
+    return size
+
+
+def _scaled_disparity(disparity, known, size, scale):
+    """Disparity at ``size`` by area averaging, in pixels of that size; a pixel is known only
+    if every source pixel under its footprint is known. Returns (disparity with NaN where
+    unknown, valid mask)."""
+    unknown = _shrink((~known).astype(np.float32), size) > 0
+    disparity = _shrink(np.where(known, disparity, 0.0).astype(np.float32), size) * scale
+    valid = ~unknown & (disparity > 0)
+    return np.where(valid, disparity, np.nan).astype(np.float32), valid
 
 
 @functools.lru_cache(maxsize=1)
@@ -85,26 +132,190 @@ def load_motorcycle(scale: float = 0.25) -> RealPair:
     """
     scale = _checks.number("scale", scale, 0.0, 1.0)
     left, right, disparity = _motorcycle()
-    size = (round(left.shape[1] * scale), round(left.shape[0] * scale))
-    if min(size) < 16:
-        raise ValueError(f"scale {scale} gives {size[0]} x {size[1]} pixels; use at least "
-                         f"{16 / min(left.shape):.3f} for 16 pixels")
+    size = _scaled_size(left.shape, scale)
     known = np.isfinite(disparity)
     # Shift the right image left by doffs: both cameras then share one principal point.
     shift = np.float32([[1, 0, -_DOFFS_PX], [0, 1, 0]])
     right = cv2.warpAffine(right, shift, right.shape[::-1], flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-
-    def shrink(image):
-        return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-
-    unknown = shrink((~known).astype(np.float32)) > 0
-    disparity = shrink(np.where(known, disparity + _DOFFS_PX, 0.0).astype(np.float32)) * scale
-    valid = ~unknown & (disparity > 0)
-    disparity = np.where(valid, disparity, np.nan).astype(np.float32)
+    disparity, valid = _scaled_disparity(disparity + _DOFFS_PX, known, size, scale)
     focal = _FOCAL_PX * scale
     with np.errstate(divide="ignore", invalid="ignore"):
         depth = np.where(valid, focal * _BASELINE_M / disparity, np.inf).astype(np.float32)
-    return RealPair(frame0=np.clip(shrink(left), 0, 1), frame1=np.clip(shrink(right), 0, 1),
+    return RealPair(frame0=np.clip(_shrink(left, size), 0, 1),
+                    frame1=np.clip(_shrink(right, size), 0, 1),
                     depth=depth, disparity=disparity, valid=valid,
                     direction=np.array([-1.0, 0.0]), focal=focal, baseline=_BASELINE_M)
+
+
+@functools.lru_cache(maxsize=len(MIDDLEBURY))
+def _middlebury(name):
+    folder = _DATA / name
+    frames = [cv2.imread(str(folder / f"{side}.png"), cv2.IMREAD_GRAYSCALE)
+              for side in ("left", "right")]
+    coded = cv2.imread(str(folder / "disparity.png"), cv2.IMREAD_UNCHANGED)
+    if any(image is None for image in frames) or coded is None or coded.dtype != np.uint16:
+        raise FileNotFoundError(f"the Middlebury pair {name!r} is missing or damaged in "
+                                f"{folder}; reinstall the package")
+    return (*(f.astype(np.float32) / np.float32(255.0) for f in frames),
+            coded.astype(np.float32) / np.float32(256.0))
+
+
+def load_middlebury(name: str, *, scale: float = 1.0) -> RealPair:
+    """A Middlebury pair that ships with the package, at ``scale`` times its stored size.
+
+    Parameters
+    ----------
+    name : str
+        One of `MIDDLEBURY`: "tsukuba", "venus" (2001), "cones", "teddy" (2003), "art",
+        "dolls" (2005).
+    scale : float
+        In (0, 1]; 1 gives the stored size, about 200 pixels wide (the README next to the data
+        lists each pair's size and disparity range). Frames are downscaled by area averaging;
+        a downscaled pixel has ground truth only if every stored pixel under it has.
+
+    Returns
+    -------
+    RealPair
+        Rectified left and right grey frames (the flow is ``-d`` in x), the disparity, and
+        relative depth ``1 / d``; ``focal`` and ``baseline`` are NaN (no calibration).
+
+    References
+    ----------
+    D. Scharstein and R. Szeliski, IJCV 2002 (2001 pairs); D. Scharstein and R. Szeliski,
+    CVPR 2003 (2003 pairs); D. Scharstein and C. Pal, CVPR 2007 (2005 pairs).
+    """
+    if name not in MIDDLEBURY:
+        raise ValueError(f"name must be one of {MIDDLEBURY}, got {name!r}")
+    scale = _checks.number("scale", scale, 0.0, 1.0)
+    left, right, disparity = _middlebury(name)
+    size = _scaled_size(left.shape, scale)
+    disparity, valid = _scaled_disparity(disparity, disparity > 0, size, scale)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        depth = np.where(valid, 1.0 / disparity, np.inf).astype(np.float32)
+    return RealPair(frame0=np.clip(_shrink(left, size), 0, 1),
+                    frame1=np.clip(_shrink(right, size), 0, 1), depth=depth,
+                    disparity=disparity, valid=valid, direction=np.array([-1.0, 0.0]),
+                    focal=float("nan"), baseline=float("nan"), name=name)
+
+
+def load_real(name: str, *, scale: float = 1.0) -> RealPair:
+    """Any real pair of the book by name.
+
+    Parameters
+    ----------
+    name : str
+        One of `REAL_PAIRS`.
+    scale : float
+        In (0, 1]: the size relative to the pair's full size here (scikit-image's 741 x 500
+        pixels for Motorcycle, the stored size for the Middlebury pairs).
+
+    Returns
+    -------
+    RealPair
+        As `load_motorcycle` or `load_middlebury` returns it.
+    """
+    if name not in REAL_PAIRS:
+        raise ValueError(f"name must be one of {REAL_PAIRS}, got {name!r}")
+    return load_motorcycle(scale) if name == "motorcycle" else load_middlebury(name,
+                                                                               scale=scale)
+
+
+def masked_scale_invariant_loss(disparity: torch.Tensor, target: torch.Tensor,
+                                valid: torch.Tensor) -> torch.Tensor:
+    """`learned.scale_invariant_loss` on the pixels with ground truth only.
+
+    Parameters
+    ----------
+    disparity : (N, 1, H, W) tensor
+        Predicted relative disparity; values below 1e-3 count as 1e-3.
+    target : (N, 1, H, W) tensor
+        True disparity, positive where ``valid``.
+    valid : (N, 1, H, W) bool tensor
+        Pixels with ground truth. A sample without any adds nothing.
+
+    Returns
+    -------
+    scalar tensor
+        The mean absolute log-disparity error over the valid pixels, after removing each
+        sample's mean error on its valid pixels.
+    """
+    weight = valid.to(disparity.dtype)
+    error = (torch.log(disparity.clamp_min(1e-3))
+             - torch.log(torch.where(valid, target, torch.ones_like(target)))) * weight
+    count = weight.sum(dim=(1, 2, 3), keepdim=True)
+    centred = (error - error.sum(dim=(1, 2, 3), keepdim=True) / count.clamp_min(1)) * weight
+    return centred.abs().sum() / count.sum().clamp_min(1)
+
+
+def fine_tune(model: learned.DepthModel, pairs, *, steps: int = 60, lr: float = 1e-3,
+              batch: int = 16, crop: tuple = (48, 64), seed: int = 0) -> learned.DepthModel:
+    """A copy of a trained model, fine-tuned on real pairs with ground truth.
+
+    Each step draws ``batch`` random crops (at even offsets, as `learned.fit` does) from
+    pairs drawn at random, and takes one Adam step on `masked_scale_invariant_loss`. Seeded,
+    on one thread with deterministic algorithms: two runs give the same weights.
+
+    Parameters
+    ----------
+    model : learned.DepthModel
+        A trained model; it is left unchanged.
+    pairs : sequence of RealPair
+        The training pairs, each at least ``crop`` in size.
+    steps : int
+        Optimiser steps.
+    lr : float
+        Adam's learning rate.
+    batch : int
+        Crops per step.
+    crop : (int, int)
+        Even crop height and width.
+    seed : int
+        Seed of the draws of pairs and crops.
+
+    Returns
+    -------
+    learned.DepthModel
+        The fine-tuned copy; its ``losses`` are the loss at every step.
+    """
+    if not isinstance(model, learned.DepthModel) or not model.trained:
+        raise TypeError("model must be a trained learned.DepthModel")
+    pairs = list(pairs)
+    if not pairs or not all(isinstance(p, RealPair) for p in pairs):
+        raise TypeError("pairs must be a non-empty sequence of RealPair")
+    steps = _checks.integer("steps", steps, 1, 100_000)
+    lr = _checks.number("lr", lr, 0.0, 1.0)
+    batch = _checks.integer("batch", batch, 1, 1024)
+    if not (isinstance(crop, tuple) and len(crop) == 2):
+        raise TypeError(f"crop must be a (height, width) tuple, got {crop!r}")
+    crop = tuple(_checks.integer("crop", side, 2, 4096) for side in crop)
+    if crop[0] % 2 or crop[1] % 2:
+        raise ValueError(f"crop must have even sides, got {crop}")
+    small = [p.name for p in pairs if p.frame0.shape[0] < crop[0] or p.frame0.shape[1] < crop[1]]
+    if small:
+        raise ValueError(f"the pairs {small} are smaller than the crop {crop}")
+    frames = [torch.from_numpy(np.stack([p.frame0, p.frame1])) for p in pairs]
+    targets = [torch.from_numpy(np.nan_to_num(p.disparity, nan=1.0))[None] for p in pairs]
+    valids = [torch.from_numpy(p.valid)[None] for p in pairs]
+    net = copy.deepcopy(model.net)
+    optimiser = torch.optim.Adam(net.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    (ch, cw), losses = crop, np.zeros(steps)
+    with learned.reproducible(1):
+        net.train()
+        for step in range(steps):
+            items = []
+            for k in torch.randint(0, len(pairs), (batch,), generator=generator).tolist():
+                h, w = frames[k].shape[-2:]
+                top = 2 * int(torch.randint(0, (h - ch) // 2 + 1, (1,), generator=generator))
+                left = 2 * int(torch.randint(0, (w - cw) // 2 + 1, (1,), generator=generator))
+                items.append([t[:, top:top + ch, left:left + cw]
+                              for t in (frames[k], targets[k], valids[k])])
+            x, target, valid = (torch.stack(parts) for parts in zip(*items))
+            loss = masked_scale_invariant_loss(net(x), target, valid)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            losses[step] = loss.item()
+        net.eval()
+    return dataclasses.replace(model, net=net, losses=losses)

@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Build the small real stereo pairs in this folder from the original files.
+
+Usage
+-----
+    python make.py --middlebury-0103 DIR --middlebury-2005 DIR [--kitti2012 DIR] [--out DIR] [--pairs NAME ...]
+
+As run for this folder:
+    python make.py --middlebury-0103 SRC1/testdata --middlebury-2005 SRC2/samples/data/middlebury2005_dataset_ex
+    python make.py --middlebury-0103 SRC1/testdata --middlebury-2005 SRC2/samples/data/middlebury2005_dataset_ex \
+        --kitti2012 SRC3/stereo/kitti --pairs kitti2012_000070 --out optional_noncommercial
+
+DIR arguments (the originals, unmodified, as taken from the repositories named in README.md):
+
+--middlebury-0103   a folder holding tsukuba/{im3.png,im4.png,disp3.pgm},
+                    venus/{im2.png,im6.png,disp2.pgm}, teddy/{im2.png,im6.png,disp2.png},
+                    cones/{im2.png,im6.png,disp2.png}
+                    (fjordyo0707/StereoMatching-CostFilter, folder testdata/)
+--middlebury-2005   a folder holding art/{view1.png,view5.png,disp1.png} and
+                    dolls/{view1.png,view5.png,disp1.png}
+                    (plstcharles/litiv, folder samples/data/middlebury2005_dataset_ex/)
+--kitti2012         a folder holding image_0/000070_10.png, image_1/000070_10.png,
+                    disp_occ/000070_10.png (todavis/stereo-correspondence, folder stereo/kitti/)
+                    optional; CC BY-NC-SA 3.0, see README.md
+
+For every pair it writes <out>/<name>/left.png, right.png (8-bit grey) and disparity.png
+(16-bit, disparity in pixels at the stored scale times 256, 0 = unknown), and prints and
+writes <out>/stats.json with the numbers quoted in README.md.
+
+Processing
+----------
+* The ground truth of each original is decoded with its dataset's documented convention
+  (value / scale, 0 = unknown; see PAIRS below).
+* Trailing rows/columns are cut so that the size is a multiple of the integer factor f (the
+  cut is at the right/bottom, so x coordinates and disparities are unchanged); KITTI is also
+  cropped to a window (see PAIRS) before downsizing.
+* Images: colour -> float, area averaging by f (cv2.INTER_AREA, exact f x f block means),
+  then converted to grey (cv2.COLOR_BGR2GRAY weights) and rounded to uint8.
+* Disparity: block mean of the f x f source disparities divided by f; a stored pixel is
+  unknown (0) if any source pixel under it is unknown. Stored as round(d * 256) in uint16.
+* Check: the right image is sampled at x - d (linear interpolation) for every known pixel
+  whose match lies inside the image; the mean absolute grey difference is compared with the
+  one at zero disparity on the same pixels, and the GT scale factor is scanned to show that
+  the documented one gives the smallest error.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+
+import cv2
+import numpy as np
+
+# name: (source key, left, right, gt, gt kind, gt scale, factor f, crop (y0, y1, x0, x1) or None)
+PAIRS = {
+    "tsukuba": ("middlebury-0103", "tsukuba/im3.png", "tsukuba/im4.png", "tsukuba/disp3.pgm", "png8", 16, 2, None),
+    "venus": ("middlebury-0103", "venus/im2.png", "venus/im6.png", "venus/disp2.pgm", "png8", 8, 2, None),
+    "cones": ("middlebury-0103", "cones/im2.png", "cones/im6.png", "cones/disp2.png", "png8", 4, 2, None),
+    "teddy": ("middlebury-0103", "teddy/im2.png", "teddy/im6.png", "teddy/disp2.png", "png8", 4, 2, None),
+    "art": ("middlebury-2005", "art/view1.png", "art/view5.png", "art/disp1.png", "png8", 3, 2, None),
+    "dolls": ("middlebury-2005", "dolls/view1.png", "dolls/view5.png", "dolls/disp1.png", "png8", 3, 2, None),
+    # KITTI 2012 training pair 000070 (grey cameras); lower-middle window, where the LiDAR
+    # ground truth is, then halved.
+    "kitti2012_000070": ("kitti2012", "image_0/000070_10.png", "image_1/000070_10.png",
+                         "disp_occ/000070_10.png", "kitti16", 256, 2, (176, 376, 370, 870)),
+}
+
+
+def git_blob_sha1(path: str) -> str:
+    """The id git gives the file's content (matches `git ls-tree` of the source repository)."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def read_gt(path: str, kind: str, scale: float):
+    raw = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if raw is None:
+        raise FileNotFoundError(path)
+    if raw.ndim == 3:  # some PGM/PNG readers give 3 identical channels
+        raw = raw[..., 0]
+    if kind == "png8" and raw.dtype != np.uint8:
+        raise ValueError(f"{path}: expected 8-bit ground truth, got {raw.dtype}")
+    if kind == "kitti16" and raw.dtype != np.uint16:
+        raise ValueError(f"{path}: expected 16-bit ground truth, got {raw.dtype}")
+    valid = raw > 0
+    disp = np.where(valid, raw.astype(np.float64) / scale, 0.0)
+    return raw, disp, valid
+
+
+def to_grey(bgr_float: np.ndarray) -> np.ndarray:
+    if bgr_float.ndim == 2:
+        return bgr_float
+    return cv2.cvtColor(bgr_float.astype(np.float32), cv2.COLOR_BGR2GRAY).astype(np.float64)
+
+
+def warp_error(left: np.ndarray, right: np.ndarray, disp: np.ndarray, valid: np.ndarray):
+    """Mean |left(x) - right(x - d)| over known pixels whose match is inside the image,
+    and the same mean at zero disparity on the same pixels."""
+    h, w = left.shape
+    xs = np.arange(w)[None, :].repeat(h, 0).astype(np.float64)
+    xr = xs - disp
+    ok = valid & (xr >= 0) & (xr <= w - 1)
+    ys = np.nonzero(ok)[0]
+    x = xr[ok]
+    x0 = np.floor(x).astype(int)
+    x1 = np.minimum(x0 + 1, w - 1)
+    a = x - x0
+    sampled = (1 - a) * right[ys, x0] + a * right[ys, x1]
+    e_gt = np.abs(left[ok] - sampled)
+    e_zero = np.abs(left[ok] - right[ok])
+    return float(e_gt.mean()), float(np.median(e_gt)), float(e_zero.mean()), int(ok.sum())
+
+
+def block_mean(a: np.ndarray, f: int) -> np.ndarray:
+    h, w = a.shape[:2]
+    return a.reshape(h // f, f, w // f, f, *a.shape[2:]).mean(axis=(1, 3))
+
+
+def make_pair(name: str, root: str, out: str) -> dict:
+    _, lp, rp, gp, kind, scale, f, crop = PAIRS[name]
+    paths = {k: os.path.join(root, p) for k, p in (("left", lp), ("right", rp), ("gt", gp))}
+    left = cv2.imread(paths["left"], cv2.IMREAD_UNCHANGED).astype(np.float64)
+    right = cv2.imread(paths["right"], cv2.IMREAD_UNCHANGED).astype(np.float64)
+    raw, disp, valid = read_gt(paths["gt"], kind, scale)
+    orig_shape = raw.shape
+    assert left.shape[:2] == right.shape[:2] == raw.shape, (left.shape, right.shape, raw.shape)
+
+    # Check the convention at the original resolution, and scan the scale factor.
+    gl, gr = to_grey(left), to_grey(right)
+    e_orig = warp_error(gl, gr, disp, valid)
+    scan = {}
+    for s in sorted({scale * m for m in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)} | ({2, 3, 4, 8, 16} if kind == "png8" else set())):
+        scan[f"{s:g}"] = round(warp_error(gl, gr, np.where(valid, raw / s, 0.0), valid)[0], 3)
+    e_flip = warp_error(gl, gr, -disp, valid)[0]  # wrong sign, x_right = x_left + d
+
+    if crop is not None:
+        y0, y1, x0, x1 = crop
+        left, right, disp, valid = left[y0:y1, x0:x1], right[y0:y1, x0:x1], disp[y0:y1, x0:x1], valid[y0:y1, x0:x1]
+        # NB: a horizontal crop of both images by the same window keeps x_left - x_right.
+    h, w = valid.shape
+    h, w = h - h % f, w - w % f
+    left, right, disp, valid = left[:h, :w], right[:h, :w], disp[:h, :w], valid[:h, :w]
+
+    small_l = cv2.resize(left.astype(np.float32), (w // f, h // f), interpolation=cv2.INTER_AREA)
+    small_r = cv2.resize(right.astype(np.float32), (w // f, h // f), interpolation=cv2.INTER_AREA)
+    gl_s = np.clip(np.rint(to_grey(small_l.astype(np.float64))), 0, 255).astype(np.uint8)
+    gr_s = np.clip(np.rint(to_grey(small_r.astype(np.float64))), 0, 255).astype(np.uint8)
+    valid_s = block_mean(valid.astype(np.float64), f) == 1.0
+    disp_s = np.where(valid_s, block_mean(disp, f) / f, 0.0)
+    stored = np.where(valid_s, np.clip(np.rint(disp_s * 256), 1, 65535), 0).astype(np.uint16)
+
+    d = os.path.join(out, name)
+    os.makedirs(d, exist_ok=True)
+    png = [cv2.IMWRITE_PNG_COMPRESSION, 9]
+    cv2.imwrite(os.path.join(d, "left.png"), gl_s, png)
+    cv2.imwrite(os.path.join(d, "right.png"), gr_s, png)
+    cv2.imwrite(os.path.join(d, "disparity.png"), stored, png)
+
+    # Check the stored files as a reader would see them.
+    L = cv2.imread(os.path.join(d, "left.png"), cv2.IMREAD_UNCHANGED).astype(np.float64)
+    R = cv2.imread(os.path.join(d, "right.png"), cv2.IMREAD_UNCHANGED).astype(np.float64)
+    D = cv2.imread(os.path.join(d, "disparity.png"), cv2.IMREAD_UNCHANGED)
+    assert D.dtype == np.uint16
+    V = D > 0
+    Dp = D.astype(np.float64) / 256.0
+    e_small = warp_error(L, R, Dp, V)
+    known = Dp[V]
+    size = sum(os.path.getsize(os.path.join(d, f_)) for f_ in ("left.png", "right.png", "disparity.png"))
+    return {
+        "name": name,
+        "sources": {k: {"path": paths[k], "git_blob_sha1": git_blob_sha1(paths[k])} for k in paths},
+        "gt_decoding": f"disparity = value / {scale:g}, value 0 = unknown ({kind})",
+        "original_size_wh": [orig_shape[1], orig_shape[0]],
+        "crop_yyxx": list(crop) if crop else None,
+        "downsize_factor": f,
+        "stored_size_wh": [int(D.shape[1]), int(D.shape[0])],
+        "stored_bytes": size,
+        "disparity_px_stored_scale": {"min": float(known.min()), "max": float(known.max()),
+                                      "median": float(np.median(known))},
+        "gt_fraction_stored": float(V.mean()),
+        "gt_fraction_original": float(valid.mean()) if crop is None else float(raw.astype(bool).mean()),
+        "warp_check_original": {"mae_gt": e_orig[0], "median_ae_gt": e_orig[1], "mae_zero_disp": e_orig[2],
+                                "mae_wrong_sign": e_flip, "pixels": e_orig[3]},
+        "warp_check_stored": {"mae_gt": e_small[0], "median_ae_gt": e_small[1], "mae_zero_disp": e_small[2],
+                              "pixels": e_small[3]},
+        "gt_scale_scan_mae": scan,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--middlebury-0103", required=True)
+    ap.add_argument("--middlebury-2005", required=True)
+    ap.add_argument("--kitti2012", default=None)
+    ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
+    ap.add_argument("--pairs", nargs="*", default=None, help="only these pair names (default: all with a source)")
+    args = ap.parse_args()
+    roots = {"middlebury-0103": args.middlebury_0103, "middlebury-2005": args.middlebury_2005,
+             "kitti2012": args.kitti2012}
+    stats = []
+    for name, spec in PAIRS.items():
+        if args.pairs is not None and name not in args.pairs:
+            continue
+        root = roots[spec[0]]
+        if root is None:
+            print(f"skip {name}: no --{spec[0]}")
+            continue
+        s = make_pair(name, root, args.out)
+        stats.append(s)
+        w = s["warp_check_stored"]
+        r = s["disparity_px_stored_scale"]
+        print(f"{name:18s} {s['original_size_wh']} -> {s['stored_size_wh']} {s['stored_bytes']/1024:.0f} KiB "
+              f"d=[{r['min']:.2f}, {r['max']:.2f}] med {r['median']:.2f} GT {100*s['gt_fraction_stored']:.1f}% "
+              f"MAE gt {w['mae_gt']:.2f} vs zero {w['mae_zero_disp']:.2f} | scan {s['gt_scale_scan_mae']}")
+    with open(os.path.join(args.out, "stats.json"), "w") as fh:
+        json.dump(stats, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()
