@@ -191,3 +191,30 @@ def test_holding_to_avx2_keeps_an_explicit_setting():
     environ = {"ATEN_CPU_CAPABILITY": "default"}
     cpu.hold_to_avx2(environ)
     assert environ == {**cpu.AVX2, "ATEN_CPU_CAPABILITY": "default"}
+
+
+def test_chapter_3_shows_the_network_and_its_training_step_from_the_package_source():
+    import ast
+
+    cells = json.loads((ROOT / "book" / "03_learned.ipynb").read_text())["cells"]
+    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    included = re.findall(r"```\{literalinclude\} (\S+)\n:pyobject: (\S+)", text)
+    assert {name for _, name in included} >= {"DepthNet", "_cost_volume", "fit",
+                                              "scale_invariant_loss"}
+    for path, name in included:
+        tree = ast.parse((ROOT / "book" / path).read_text())
+        assert any(getattr(node, "name", None) == name for node in tree.body), (path, name)
+    assert ":start-at: for step in bar:" in text
+    assert "for step in bar:" in (ROOT / "book" / "depthlab" / "learned.py").read_text()
+    diagram = next(c for c in cells if c.get("id") == "depthnet-diagram")
+    assert diagram["metadata"]["mystnb"]["figure"]["name"] == "fig-depthnet"
+
+
+def test_the_intro_opens_with_the_crossover_figure_glued_from_chapter_5():
+    intro = (ROOT / "book" / "intro.md").read_text()
+    first = intro.split("\n## ")[0]  # before the first section
+    assert "```{glue:any} fig_crossover_curves\n:doc: 05_crossover.ipynb\n```" in first
+    cells = json.loads((ROOT / "book" / "05_crossover.ipynb").read_text())["cells"]
+    glued = [o for c in cells for o in c.get("outputs", [])
+             if o.get("metadata", {}).get("scrapbook", {}).get("name") == "fig_crossover_curves"]
+    assert len(glued) == 1 and any(k.endswith("image/png") for k in glued[0]["data"])
