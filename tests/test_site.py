@@ -229,3 +229,18 @@ def test_thebe_starts_its_kernel_in_the_folder_of_the_notebooks(site, name):
     # `import depthlab` works from book/, where the notebooks are.
     page = _page_file(name).read_text(encoding="utf-8")
     assert re.search(r'kernelOptions:\s*{\s*name: "python3",\s*path: "\./book"', page)
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_every_chapter_offers_binder_and_colab(site, name):
+    page = _page_file(name).read_text(encoding="utf-8")
+    assert f"https://colab.research.google.com/github/software-2-0-2-0/book/blob/main/book/{name}.ipynb" in page
+    assert "https://mybinder.org/v2/gh/software-2-0-2-0/book/main" in page
+
+
+def test_the_intro_shows_the_crossover_figure_first(site):
+    page = _page_file("intro").read_text(encoding="utf-8")
+    body = page[page.index('<article class="bd-article"'):]
+    first_image = re.search(r'<img[^>]+src="([^"]+)"', body)[1]
+    assert (SITE / "book" / first_image).resolve().is_file()
+    assert body.index(first_image) < body.index("The two ways to solve one problem")
