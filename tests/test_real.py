@@ -115,8 +115,8 @@ def test_the_masked_loss_ignores_unknown_pixels_and_the_scale():
 def test_fine_tuning_is_seeded_leaves_the_model_and_lowers_the_loss(tiny_model):
     pairs = [real.load_middlebury(name, scale=0.5) for name in ("venus", "tsukuba")]
     before = [t.clone() for t in tiny_model.net.state_dict().values()]
-    a = real.fine_tune(tiny_model, pairs, steps=30, lr=3e-3, batch=4, crop=(32, 48))
-    b = real.fine_tune(tiny_model, pairs, steps=30, lr=3e-3, batch=4, crop=(32, 48))
+    a = real.fine_tune(tiny_model, pairs, steps=30, lr=3e-3, batch=4, crop=(32, 48), cached=False)
+    b = real.fine_tune(tiny_model, pairs, steps=30, lr=3e-3, batch=4, crop=(32, 48), cached=False)
     assert all(torch.equal(x, y) for x, y in zip(a.net.state_dict().values(),
                                                  b.net.state_dict().values()))
     assert all(torch.equal(x, y) for x, y in zip(before, tiny_model.net.state_dict().values()))
@@ -135,3 +135,21 @@ def test_fine_tuning_refuses_bad_input(tiny_model, kwargs, error, match):
     arguments = {"pairs": [real.load_middlebury("venus")], **kwargs}
     with pytest.raises(error, match=match):
         real.fine_tune(tiny_model, arguments.pop("pairs"), **arguments)
+
+
+def test_fine_tuning_is_cached_by_model_pairs_and_settings(tiny_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("DEPTHLAB_CACHE", str(tmp_path))
+    pairs = [real.load_middlebury("venus", scale=0.5)]
+    settings = dict(steps=3, batch=2, crop=(32, 48))
+    first = real.fine_tune(tiny_model, pairs, **settings)
+    assert len(list(tmp_path.glob("finetuned-*.pt"))) == 1
+    monkeypatch.setattr(real.torch.optim, "Adam", None)  # a second training would fail here
+    again = real.fine_tune(tiny_model, pairs, **settings)
+    assert all(torch.equal(x, y) for x, y in zip(first.net.state_dict().values(),
+                                                 again.net.state_dict().values()))
+    np.testing.assert_array_equal(first.losses, again.losses)
+    monkeypatch.undo()
+    monkeypatch.setenv("DEPTHLAB_CACHE", str(tmp_path))
+    real.fine_tune(tiny_model, pairs, **{**settings, "seed": 1})
+    real.fine_tune(tiny_model, [real.load_middlebury("tsukuba", scale=0.5)], **settings)
+    assert len(list(tmp_path.glob("finetuned-*.pt"))) == 3

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from skimage import color, data
 
-from . import _checks, learned
+from . import _checks, cache, learned
 
 __all__ = ["MIDDLEBURY", "REAL_PAIRS", "RealPair", "fine_tune", "load_middlebury",
            "load_motorcycle", "load_real", "masked_scale_invariant_loss"]
@@ -249,12 +249,15 @@ def masked_scale_invariant_loss(disparity: torch.Tensor, target: torch.Tensor,
 
 
 def fine_tune(model: learned.DepthModel, pairs, *, steps: int = 60, lr: float = 1e-3,
-              batch: int = 16, crop: tuple = (48, 64), seed: int = 0) -> learned.DepthModel:
+              batch: int = 16, crop: tuple = (48, 64), seed: int = 0,
+              cached: bool = True) -> learned.DepthModel:
     """A copy of a trained model, fine-tuned on real pairs with ground truth.
 
     Each step draws ``batch`` random crops (at even offsets, as `learned.fit` does) from
     pairs drawn at random, and takes one Adam step on `masked_scale_invariant_loss`. Seeded,
-    on one thread with deterministic algorithms: two runs give the same weights.
+    on one thread with deterministic algorithms: two runs give the same weights, so the
+    result is kept in the disk cache (`depthlab.cache`), named by the model's weights, the
+    pairs' arrays, the settings and this module's code.
 
     Parameters
     ----------
@@ -272,6 +275,8 @@ def fine_tune(model: learned.DepthModel, pairs, *, steps: int = 60, lr: float = 
         Even crop height and width.
     seed : int
         Seed of the draws of pairs and crops.
+    cached : bool
+        Read the result from the disk cache when it is there, and write it there when not.
 
     Returns
     -------
@@ -294,6 +299,15 @@ def fine_tune(model: learned.DepthModel, pairs, *, steps: int = 60, lr: float = 
     small = [p.name for p in pairs if p.frame0.shape[0] < crop[0] or p.frame0.shape[1] < crop[1]]
     if small:
         raise ValueError(f"the pairs {small} are smaller than the crop {crop}")
+    if cached:
+        weights = [t.detach().numpy() for t in model.net.state_dict().values()]
+        arrays = [a for p in pairs for a in (p.frame0, p.frame1, p.disparity, p.valid)]
+        key = cache.cache_key("fine_tune", cache.source_digest([__file__]), steps, lr, batch,
+                              list(crop), seed, model.model_config,
+                              cache.array_digest(*weights), cache.array_digest(*arrays))
+        path = cache.directory() / f"finetuned-{key}.pt"
+        if path.is_file():
+            return learned.load(path)
     frames = [torch.from_numpy(np.stack([p.frame0, p.frame1])) for p in pairs]
     targets = [torch.from_numpy(np.nan_to_num(p.disparity, nan=1.0))[None] for p in pairs]
     valids = [torch.from_numpy(p.valid)[None] for p in pairs]
@@ -318,4 +332,7 @@ def fine_tune(model: learned.DepthModel, pairs, *, steps: int = 60, lr: float = 
             optimiser.step()
             losses[step] = loss.item()
         net.eval()
-    return dataclasses.replace(model, net=net, losses=losses)
+    tuned = dataclasses.replace(model, net=net, losses=losses)
+    if cached:
+        cache.write_atomic(path, lambda target: learned.save(tuned, target))
+    return tuned
