@@ -3,6 +3,7 @@ import dataclasses
 import json
 import os
 import pathlib
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -280,11 +281,15 @@ def test_the_database_commits_to_the_disk_and_knows_its_schema(tmp_path):
         loop.run(old, 1, config=TINY_CONFIG)
 
 
-def test_the_default_database_depends_on_the_code_of_the_loops_numbers(tmp_path, monkeypatch):
+@pytest.mark.parametrize("change, starts_afresh", [("\n_CHANGED = True\n", True),
+                                                   ("\n# a comment\n", False)])
+def test_the_default_database_depends_on_the_code_of_the_loops_numbers(tmp_path, monkeypatch,
+                                                                       change, starts_afresh):
+    # A change to what the code computes starts a new database; a comment does not.
     before = loop.default_db(TINY_CONFIG)
     for module in (loop.explain, loop.hybrid, loop.experiments.costs):
         copy = tmp_path / pathlib.Path(module.__file__).name
-        copy.write_text(pathlib.Path(module.__file__).read_text() + "\n# changed\n")
+        copy.write_text(pathlib.Path(module.__file__).read_text() + change)
         with monkeypatch.context() as patch:
             if module is loop.experiments.costs:  # a module of the package, found by folder
                 package = tmp_path / "experiments"
@@ -295,5 +300,7 @@ def test_the_default_database_depends_on_the_code_of_the_loops_numbers(tmp_path,
                 patch.setattr(loop.experiments, "__file__", str(package / "__init__.py"))
             else:
                 patch.setattr(module, "__file__", str(copy))
-            assert loop.default_db(TINY_CONFIG) != before, module.__name__
+            assert (loop.default_db(TINY_CONFIG) != before) == starts_afresh, module.__name__
+        if module is loop.experiments.costs:
+            shutil.rmtree(tmp_path / "experiments")
     assert loop.default_db(TINY_CONFIG) == before

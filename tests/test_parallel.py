@@ -60,8 +60,14 @@ class Cluster:
     def __init__(self, folder, workers=2, with_depthlab=True):
         self.address = f"tcp://127.0.0.1:{_free_port()}"
         environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        if with_depthlab:
+        hide = []
+        if with_depthlab:  # the workers run this checkout's package, whichever one is installed
             environment["PYTHONPATH"] = str(BOOK)
+        else:  # a worker machine where the book's package is not installed
+            preload = pathlib.Path(folder) / "without_depthlab.py"
+            preload.write_text("import pathlib, sys\nsys.path[:] = [p for p in sys.path "
+                               "if not (pathlib.Path(p) / 'depthlab').is_dir()]\n")
+            hide = ["--preload", str(preload)]
         dask = [sys.executable, "-m", "dask"]
         self.processes = [subprocess.Popen(
             dask + ["scheduler", "--host", "127.0.0.1", "--port",
@@ -70,7 +76,7 @@ class Cluster:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
         self.processes += [subprocess.Popen(
             dask + ["worker", self.address, "--nthreads", "1", "--host", "127.0.0.1",
-                    "--no-dashboard", *LOCAL_HTTP, "--name", f"worker-{i}"],
+                    "--no-dashboard", *LOCAL_HTTP, "--name", f"worker-{i}", *hide],
             cwd=folder, env=environment, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(workers)]
         try:
@@ -169,7 +175,7 @@ def test_workers_without_depthlab_are_refused_with_a_clear_error(tmp_path):
     with Cluster(tmp_path, workers=1, with_depthlab=False) as cluster:
         result = _study(tmp_path / "cache", "--scheduler", cluster.address, check=False)
     assert result.returncode == 2
-    assert "cannot import depthlab" in result.stderr and "PYTHONPATH=book" in result.stderr
+    assert "cannot import depthlab" in result.stderr and "pip install -e ." in result.stderr
     assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").iterdir())
 
 
