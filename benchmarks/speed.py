@@ -17,34 +17,20 @@ import sys
 import tempfile
 import time
 
-import cv2
-
 import torch
 
-from depthlab import classical, experiments, features, learned, loop, world
-
-
-def best_of(repeats, run):
-    """The shortest wall time of ``run()`` over ``repeats`` calls, in seconds."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from depthlab import classical, experiments, features, learned, loop, timing, world
 
 
 def world_speed(n_scenes=1024, batch=64):
-    cv2.setNumThreads(1)  # the world's budget is stated for one core
     world.render_scenes(0, range(batch))  # warm-up: texture atlas
 
     def render():
         for first in range(0, n_scenes, batch):
             world.render_scenes(0, range(first, first + batch))
 
-    seconds = best_of(5, render)
-    cv2.setNumThreads(-1)
-    return n_scenes / seconds
+    # the world's budget is stated for one core
+    return n_scenes / timing.fastest({"render": render}, repeats=5, n_threads=1)["render"]
 
 
 def classical_speed(n_pairs=100, descriptor=None):
@@ -57,7 +43,7 @@ def classical_speed(n_pairs=100, descriptor=None):
         for i in range(n_pairs):
             classical.run_pipeline(scenes[i].frame0, scenes[i].frame1, descriptor=descriptor)
 
-    return 1e3 * best_of(3, run) / n_pairs
+    return 1e3 * timing.fastest({"run": run}, repeats=3, n_threads=1)["run"] / n_pairs
 
 
 def descriptor_speed(sizes=(16, 4096)):
@@ -81,7 +67,9 @@ def learned_speed(sizes=(16, 4096), n_pairs=200):
         seconds[n] = time.perf_counter() - start
     scenes = experiments.test_scenes(n_pairs)
     learned.predict_batch(model, scenes.frame0[:10], scenes.frame1[:10])  # warm-up
-    infer = best_of(3, lambda: learned.predict_batch(model, scenes.frame0, scenes.frame1))
+    infer = timing.fastest(
+        {"infer": lambda: learned.predict_batch(model, scenes.frame0, scenes.frame1)},
+        repeats=3, n_threads=2)["infer"]
     return seconds, 1e3 * infer / n_pairs, model.train_config
 
 
@@ -104,7 +92,8 @@ def loop_round_speed():
 
 def main():
     print(f"world: {world_speed():.0f} scenes/s at 64 x 96 on one core (best of 5)")
-    print(f"classical pipeline: {classical_speed():.1f} ms per pair at 64 x 96 (best of 3)")
+    print(f"classical pipeline: {classical_speed():.1f} ms per pair at 64 x 96, one thread "
+          "(best of 3)")
     seconds, descriptor = descriptor_speed()
     for n, s in seconds.items():
         print(f"learned descriptor: {s:.1f} s to train on {n} scenes, one thread "

@@ -4,6 +4,8 @@ import inspect
 import os
 import pathlib
 import pkgutil
+import shutil
+import site
 import subprocess
 import venv
 
@@ -139,20 +141,50 @@ def test_values_within_rounding_are_clipped_and_real_violations_are_named(model)
 
 # The install ----------------------------------------------------------------------------
 
+def _run(command, **kwargs):
+    """Runs ``command``; on failure, the test fails with its whole output."""
+    done = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    if done.returncode != 0:
+        pytest.fail(f"{' '.join(map(str, command))} exited with {done.returncode}\n"
+                    f"--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}", pytrace=False)
+    return done.stdout
+
+
 def test_pip_install_e_makes_depthlab_importable_from_anywhere(tmp_path):
     """``pip install -e .`` in a fresh virtual environment, then ``import depthlab`` from ``/``.
-    The environment sees this one's packages (no downloads), and the test checks that
-    depthlab is imported through the new environment's own install of it."""
+
+    It installs a copy of what the package is built from (``pyproject.toml``, ``README.md``,
+    ``LICENSE`` and ``book/depthlab``), so the checkout under test is never written to: an
+    editable install writes ``book/depthlab.egg-info`` next to the package. The new environment
+    sees the packages of the one running the tests, a system install or a virtual environment
+    alike, through a ``.pth`` file, so pip, setuptools and the dependencies come from there and
+    nothing is downloaded. (Built with ``system_site_packages``, it would see the *base*
+    interpreter's packages instead: from inside a virtual environment those are not the ones
+    ``requirements.txt`` installed, and their setuptools may be too old for ``pyproject.toml``.)
+    """
+    def written():  # what an install could write into the checkout, with its times
+        return {str(p): p.stat().st_mtime_ns for p in (ROOT / "book").glob("*.egg-info*/**/*")}
+
+    before = written()
+    source = tmp_path / "source"
+    (source / "book").mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, source / name)
+    shutil.copytree(ROOT / "book" / "depthlab", source / "book" / "depthlab",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     env = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env)
+    venv.EnvBuilder(with_pip=False).create(env)
     python = env / "bin" / "python"
-    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PIP_USER")}
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--no-index", "-e", str(ROOT)],
-                   check=True, env=clean, capture_output=True, cwd="/")
+    purelib = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"])
+    outer = [p for p in site.getsitepackages() if pathlib.Path(p).is_dir()]
+    (pathlib.Path(purelib.strip()) / "zz_test_environment.pth").write_text("\n".join(outer) + "\n")
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("PYTHONPATH", "PIP_USER", "VIRTUAL_ENV")}
+    _run([str(python), "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
+          "-e", str(source)], env=clean, cwd="/")
     probe = ("import depthlab, importlib.metadata as m; "
              "print(depthlab.__file__); print(m.distribution('depthlab').locate_file(''))")
-    out = subprocess.run([str(python), "-c", probe], check=True, env=clean, cwd="/",
-                         capture_output=True, text=True).stdout.splitlines()
-    assert pathlib.Path(out[0]) == ROOT / "book" / "depthlab" / "__init__.py"
+    out = _run([str(python), "-c", probe], env=clean, cwd="/").splitlines()
+    assert pathlib.Path(out[0]) == source / "book" / "depthlab" / "__init__.py"
     assert pathlib.Path(out[1]).resolve().is_relative_to(env.resolve())
+    assert written() == before

@@ -7,7 +7,7 @@ learned descriptor for the pipeline), `learned` (the network and its training),
 jobs on: Dask, locally or on a cluster), `cache` (the disk cache of the studies' results),
 `loop` (the continuous improvement loop),
 `explain` (each method's evidence and confidence, and how well it predicts the error),
-`hybrid` (the learned depth with a classical fallback), `widgets`, `plotting`, and `cpu` (the
-same numbers on any x86-64 CPU).
+`hybrid` (the learned depth with a classical fallback), `widgets`, `plotting`, `timing`
+(timings that a busy machine cannot flip), and `cpu` (the same numbers on any x86-64 CPU).
 """
 __version__ = "0.1.0"
