@@ -11,6 +11,7 @@ import contextlib
 import timeit
 
 import cv2
+import threadpoolctl
 import torch
 
 from depthlab import _checks
@@ -20,7 +21,8 @@ __all__ = ["fastest", "threads"]
 
 @contextlib.contextmanager
 def threads(n: int):
-    """Runs the body with PyTorch and OpenCV on ``n`` threads each, and restores both after.
+    """Runs the body with PyTorch, OpenCV and the native BLAS and OpenMP thread pools on ``n``
+    threads each, and restores them all after.
 
     Parameters
     ----------
@@ -40,13 +42,14 @@ def threads(n: int):
     """
     n = _checks.integer("n", n, low=1)
     saved = torch.get_num_threads(), cv2.getNumThreads()
-    torch.set_num_threads(n)
-    cv2.setNumThreads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(saved[0])
-        cv2.setNumThreads(saved[1])
+    with threadpoolctl.threadpool_limits(limits=n):
+        torch.set_num_threads(n)
+        cv2.setNumThreads(n)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(saved[0])
+            cv2.setNumThreads(saved[1])
 
 
 def fastest(calls: dict, *, repeats: int = 5, n_threads: int = 1) -> dict:
@@ -64,7 +67,7 @@ def fastest(calls: dict, *, repeats: int = 5, n_threads: int = 1) -> dict:
     repeats : int
         The number of rounds, at least 1.
     n_threads : int
-        The threads PyTorch and OpenCV may use meanwhile (`threads`); 1 by default, one core.
+        The threads each pool may use meanwhile (`threads`); 1 by default, one core.
 
     Returns
     -------
