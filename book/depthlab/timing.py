@@ -3,9 +3,11 @@
 A timing taken while other work runs is longer by however much of the CPU that work took, and
 two methods timed one after the other can meet different loads. `fastest` lets the methods
 take turns, round after round, and keeps each one's shortest round: the round least disturbed,
-and the same rounds' conditions for every method. Both libraries that compute (PyTorch and
-OpenCV) are held to the same number of threads meanwhile, so the methods compete on equal
-terms and the result does not depend on how many cores happen to be free.
+and the same rounds' conditions for every method. Every pool of threads that computes
+(PyTorch's, OpenCV's, and the BLAS and OpenMP pools that NumPy and SciPy call, through
+threadpoolctl) is held to the same number of threads meanwhile, so the methods compete on equal
+terms, and a pool that spins while waiting for cores another program holds cannot multiply the
+time.
 """
 import contextlib
 import timeit
