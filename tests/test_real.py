@@ -45,7 +45,7 @@ def test_bad_scales_are_refused(scale, error):
 def test_each_middlebury_pair_loads_with_its_ground_truth(name):
     pair = real.load_middlebury(name)
     assert pair.name == name and pair.frame0.shape == pair.frame1.shape == pair.depth.shape
-    assert 180 <= pair.frame0.shape[1] <= 240 and pair.frame0.dtype == np.float32
+    assert 180 <= pair.frame0.shape[1] <= 250 and pair.frame0.dtype == np.float32
     assert 0 <= pair.frame0.min() <= pair.frame0.max() <= 1
     assert pair.valid.mean() > 0.75
     assert np.isinf(pair.depth[~pair.valid]).all() and np.isnan(pair.disparity[~pair.valid]).all()
@@ -80,7 +80,22 @@ def test_the_pairs_ship_with_their_terms_and_provenance():
         assert f"## {name}" in readme
         assert {p.name for p in (folder / name).iterdir()} == {"left.png", "right.png",
                                                                "disparity.png"}
-    assert sum(p.stat().st_size for p in folder.rglob("*.png")) < 600_000
+    assert sum(p.stat().st_size for p in folder.rglob("*.png")) < 2_000_000
+    # Nothing reserved for the independent check ships: no Middlebury 2006 scene, neither Books
+    # nor Reindeer (2005), no KITTI frame.
+    reserved = {"aloe", "baby1", "baby2", "baby3", "bowling1", "bowling2", "cloth1", "cloth2",
+                "cloth3", "cloth4", "flowerpots", "lampshade1", "lampshade2", "midd1", "midd2",
+                "monopoly", "plastic", "rocks1", "rocks2", "wood1", "wood2", "books", "reindeer"}
+    shipped = {p.name.lower() for p in folder.iterdir() if p.is_dir()}
+    assert not shipped & reserved and not any("kitti" in name for name in shipped)
+    assert shipped == set(real.MIDDLEBURY)
+
+
+def test_the_real_pairs_split_once_into_validation_and_test():
+    validation, test = real.REAL_SPLITS["validation"], real.REAL_SPLITS["test"]
+    assert set(real.REAL_SPLITS) == {"validation", "test"}
+    assert not set(validation) & set(test) and sorted(validation + test) == sorted(real.REAL_PAIRS)
+    assert len(real.REAL_PAIRS) >= 20 and len(test) >= 2 * len(validation) - 1
 
 
 @pytest.mark.parametrize("call, error, match", [

@@ -6,12 +6,14 @@ setting, a camera translating in its image plane: frame 1 is shifted by the diff
 the two principal points, so that the flow is ``-(d + doffs)`` in x and depth is
 ``focal * baseline / (d + doffs)`` everywhere.
 
-Six more pairs from the Middlebury 2001, 2003 and 2005 stereo datasets (`MIDDLEBURY`) ship with
-this package, at about 200 pixels wide, with their terms of use and citations
-(``depthlab/data/middlebury/README.md``); `load_middlebury` reads them. Their cameras share one
-principal point, so the flow is ``-d`` in x; they come without a calibration, so their depth is
-relative, ``1 / d``, which is all the book's scale-free metrics need. `load_real` reads any of
-the seven by name (`REAL_PAIRS`). `fine_tune` adapts a trained network to a few real pairs,
+Twenty more pairs from the Middlebury 2001, 2003, 2005 and 2014 stereo datasets (`MIDDLEBURY`)
+ship with this package, at about 200 pixels wide, with their terms of use, provenance and
+citations (``depthlab/data/middlebury/README.md``); `load_middlebury` reads them. Their cameras
+share one principal point (the 2014 pairs were shifted to one when they were made, as
+Motorcycle is here), so the flow is ``-d`` in x; their depth is relative, ``1 / d``, which is
+all the book's scale-free metrics need. `load_real` reads any of the 21 by name (`REAL_PAIRS`),
+and `REAL_SPLITS` divides them into validation pairs, on which every choice about real data is
+made, and test pairs, on which every number about real data is reported. `fine_tune` adapts a trained network to a few real pairs,
 whose ground truth has holes (`masked_scale_invariant_loss`).
 """
 from __future__ import annotations
@@ -29,13 +31,25 @@ from skimage import color, data
 
 from . import _checks, cache, learned
 
-__all__ = ["MIDDLEBURY", "REAL_PAIRS", "RealPair", "fine_tune", "load_middlebury",
+__all__ = ["MIDDLEBURY", "REAL_PAIRS", "REAL_SPLITS", "RealPair", "fine_tune", "load_middlebury",
            "load_motorcycle", "load_real", "masked_scale_invariant_loss"]
 
-#: The Middlebury pairs that ship with the package, by dataset year: 2001, 2003, 2005.
-MIDDLEBURY = ("tsukuba", "venus", "cones", "teddy", "art", "dolls")
+#: The Middlebury pairs that ship with the package, by dataset year: 2001, 2003, 2005, 2014.
+MIDDLEBURY = ("tsukuba", "venus", "sawtooth", "barn1", "barn2", "poster",
+              "cones", "teddy",
+              "art", "dolls", "laundry", "moebius",
+              "adirondack", "piano", "pipes", "playroom", "playtable", "recycle", "shelves",
+              "vintage")
 #: Every real pair `load_real` knows: scikit-image's Motorcycle and the shipped Middlebury pairs.
 REAL_PAIRS = ("motorcycle",) + MIDDLEBURY
+#: The real pairs split once, by dataset year so that each year is on both sides: choices about
+#: real data (a scale, a recipe, fine-tuning) are made on the validation pairs, and numbers about
+#: real data are reported on the test pairs.
+REAL_SPLITS = {
+    "validation": ("tsukuba", "barn1", "teddy", "laundry", "pipes", "playtable", "shelves"),
+    "test": ("venus", "sawtooth", "barn2", "poster", "cones", "art", "dolls", "moebius",
+             "adirondack", "piano", "playroom", "recycle", "vintage", "motorcycle"),
+}
 
 _DATA = pathlib.Path(__file__).resolve().parent / "data" / "middlebury"
 
@@ -167,8 +181,10 @@ def load_middlebury(name: str, *, scale: float = 1.0) -> RealPair:
     Parameters
     ----------
     name : str
-        One of `MIDDLEBURY`: "tsukuba", "venus" (2001), "cones", "teddy" (2003), "art",
-        "dolls" (2005).
+        One of `MIDDLEBURY`: "tsukuba", "venus", "sawtooth", "barn1", "barn2", "poster"
+        (2001), "cones", "teddy" (2003), "art", "dolls", "laundry", "moebius" (2005),
+        "adirondack", "piano", "pipes", "playroom", "playtable", "recycle", "shelves",
+        "vintage" (2014).
     scale : float
         In (0, 1]; 1 gives the stored size, about 200 pixels wide (the README next to the data
         lists each pair's size and disparity range). Frames are downscaled by area averaging;
@@ -183,7 +199,8 @@ def load_middlebury(name: str, *, scale: float = 1.0) -> RealPair:
     References
     ----------
     D. Scharstein and R. Szeliski, IJCV 2002 (2001 pairs); D. Scharstein and R. Szeliski,
-    CVPR 2003 (2003 pairs); D. Scharstein and C. Pal, CVPR 2007 (2005 pairs).
+    CVPR 2003 (2003 pairs); D. Scharstein and C. Pal, CVPR 2007 (2005 pairs); D. Scharstein
+    et al., GCPR 2014 (2014 pairs).
     """
     if name not in MIDDLEBURY:
         raise ValueError(f"name must be one of {MIDDLEBURY}, got {name!r}")

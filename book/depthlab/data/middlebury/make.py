@@ -3,10 +3,12 @@
 
 Usage
 -----
-    python make.py --middlebury-0103 DIR --middlebury-2005 DIR [--kitti2012 DIR] [--out DIR] [--pairs NAME ...]
+    python make.py --middlebury-0103 DIR --middlebury-2005 DIR [--middlebury-ddl DIR] [--kitti2012 DIR]
+                   [--out DIR] [--pairs NAME ...]
 
 As run for this folder:
-    python make.py --middlebury-0103 SRC1/testdata --middlebury-2005 SRC2/samples/data/middlebury2005_dataset_ex
+    python make.py --middlebury-0103 SRC1/testdata --middlebury-2005 SRC2/samples/data/middlebury2005_dataset_ex \
+        --middlebury-ddl SRC4
     python make.py --middlebury-0103 SRC1/testdata --middlebury-2005 SRC2/samples/data/middlebury2005_dataset_ex \
         --kitti2012 SRC3/stereo/kitti --pairs kitti2012_000070 --out optional_noncommercial
 
@@ -19,6 +21,13 @@ DIR arguments (the originals, unmodified, as taken from the repositories named i
 --middlebury-2005   a folder holding art/{view1.png,view5.png,disp1.png} and
                     dolls/{view1.png,view5.png,disp1.png}
                     (plstcharles/litiv, folder samples/data/middlebury2005_dataset_ex/)
+--middlebury-ddl    the root of Homay0118/DDL_demo (commit 69cc478b5634234646a1c06ec674be84e130493c),
+                    holding MiddEval2/{sawtooth,barn1,barn2,poster}/{im2.ppm,im6.ppm,disp2.pgm}
+                    (Middlebury 2001), MiddEval2/{Laundry,Moebius}/{view1.png,view5.png,disp1.png}
+                    (Middlebury 2005, third size), MiddEval3/trainingQ/<Scene>/{im0.png,im1.png,calib.txt}
+                    and MiddEval3GT/trainingQ/<Scene>/{disp0GT.pfm,mask0nocc.png} (Middlebury 2014 /
+                    MiddEval3 quarter-size training data). Only the files named in PAIRS, NONOCC_MASKS and
+                    RECORDED are read; optional (pairs from it are skipped without it)
 --kitti2012         a folder holding image_0/000070_10.png, image_1/000070_10.png,
                     disp_occ/000070_10.png (todavis/stereo-correspondence, folder stereo/kitti/)
                     optional; CC BY-NC-SA 3.0, see README.md
@@ -30,7 +39,10 @@ writes <out>/stats.json with the numbers quoted in README.md.
 Processing
 ----------
 * The ground truth of each original is decoded with its dataset's documented convention
-  (value / scale, 0 = unknown; see PAIRS below).
+  (value / scale, 0 = unknown; see PAIRS below). MiddEval3 ground truth (kind "pfm") is a
+  little-endian float PFM (negative scale in the header) stored bottom row first: it is
+  flipped to top-down order, disparity = value / 1 in pixels at that resolution, and
+  non-finite values (inf) = unknown.
 * Trailing rows/columns are cut so that the size is a multiple of the integer factor f (the
   cut is at the right/bottom, so x coordinates and disparities are unchanged); KITTI is also
   cropped to a window (see PAIRS) before downsizing.
@@ -65,7 +77,25 @@ PAIRS = {
     # ground truth is, then halved.
     "kitti2012_000070": ("kitti2012", "image_0/000070_10.png", "image_1/000070_10.png",
                          "disp_occ/000070_10.png", "kitti16", 256, 2, (176, 376, 370, 870)),
+    # Middlebury 2001 (scale 8 like venus), from Homay0118/DDL_demo.
+    "sawtooth": ("middlebury-ddl", "MiddEval2/sawtooth/im2.ppm", "MiddEval2/sawtooth/im6.ppm", "MiddEval2/sawtooth/disp2.pgm", "png8", 8, 2, None),
+    "barn1": ("middlebury-ddl", "MiddEval2/barn1/im2.ppm", "MiddEval2/barn1/im6.ppm", "MiddEval2/barn1/disp2.pgm", "png8", 8, 2, None),
+    "barn2": ("middlebury-ddl", "MiddEval2/barn2/im2.ppm", "MiddEval2/barn2/im6.ppm", "MiddEval2/barn2/disp2.pgm", "png8", 8, 2, None),
+    "poster": ("middlebury-ddl", "MiddEval2/poster/im2.ppm", "MiddEval2/poster/im6.ppm", "MiddEval2/poster/disp2.pgm", "png8", 8, 2, None),
+    # Middlebury 2005, third size (scale 3 like art/dolls).
+    "laundry": ("middlebury-ddl", "MiddEval2/Laundry/view1.png", "MiddEval2/Laundry/view5.png", "MiddEval2/Laundry/disp1.png", "png8", 3, 2, None),
+    "moebius": ("middlebury-ddl", "MiddEval2/Moebius/view1.png", "MiddEval2/Moebius/view5.png", "MiddEval2/Moebius/disp1.png", "png8", 3, 2, None),
 }
+# Middlebury 2014 (MiddEval3 trainingQ, quarter size), float PFM ground truth, reduced by 3.
+for _scene in ("Adirondack", "Piano", "Pipes", "Playroom", "Playtable", "Recycle", "Shelves", "Vintage"):
+    PAIRS[_scene.lower()] = ("middlebury-ddl", f"MiddEval3/trainingQ/{_scene}/im0.png", f"MiddEval3/trainingQ/{_scene}/im1.png",
+                             f"MiddEval3GT/trainingQ/{_scene}/disp0GT.pfm", "pfm", 1, 3, None)
+
+# Non-occlusion masks (255 = visible in both views) used only for an extra warp check in stats.json.
+NONOCC_MASKS = {PAIRS[n][3].split("/")[2].lower(): PAIRS[n][3].replace("disp0GT.pfm", "mask0nocc.png")
+                for n in PAIRS if PAIRS[n][4] == "pfm"}
+# The calibration of each 2014 pair (its doffs shifts the right image; see make_pair).
+RECORDED = {n: {"calib": PAIRS[n][1].replace("im0.png", "calib.txt")} for n in PAIRS if PAIRS[n][4] == "pfm"}
 
 
 def git_blob_sha1(path: str) -> str:
@@ -75,7 +105,33 @@ def git_blob_sha1(path: str) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
+def read_doffs(path: str) -> float:
+    """The ``doffs`` entry of a Middlebury 2014 ``calib.txt``: the x-difference of the two
+    cameras' principal points, in pixels at that resolution."""
+    with open(path) as fh:
+        fields = dict(line.split("=", 1) for line in fh if "=" in line)
+    return float(fields[next(k for k in fields if k.strip() == "doffs")])
+
+
+def read_pfm(path: str) -> np.ndarray:
+    """Grey PFM ("Pf"), rows returned top-down (the file stores the bottom row first)."""
+    with open(path, "rb") as fh:
+        if fh.readline().strip() != b"Pf":
+            raise ValueError(f"{path}: not a grey PFM")
+        w, h = (int(v) for v in fh.readline().split())
+        endian_scale = float(fh.readline())
+        data = np.frombuffer(fh.read(), dtype="<f4" if endian_scale < 0 else ">f4")
+    if data.size != w * h:
+        raise ValueError(f"{path}: {data.size} values for {w} x {h}")
+    return data.reshape(h, w)[::-1].astype(np.float64)
+
+
 def read_gt(path: str, kind: str, scale: float):
+    if kind == "pfm":
+        raw = read_pfm(path)
+        valid = np.isfinite(raw) & (raw > 0)
+        disp = np.where(valid, raw / scale, 0.0)
+        return raw, disp, valid
     raw = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if raw is None:
         raise FileNotFoundError(path)
@@ -135,6 +191,28 @@ def make_pair(name: str, root: str, out: str) -> dict:
     for s in sorted({scale * m for m in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)} | ({2, 3, 4, 8, 16} if kind == "png8" else set())):
         scan[f"{s:g}"] = round(warp_error(gl, gr, np.where(valid, raw / s, 0.0), valid)[0], 3)
     e_flip = warp_error(gl, gr, -disp, valid)[0]  # wrong sign, x_right = x_left + d
+    e_nonocc = None
+    if name in NONOCC_MASKS:  # same check on the pixels the dataset marks as visible in both views
+        paths["nonocc_mask"] = os.path.join(root, NONOCC_MASKS[name])
+        m = cv2.imread(paths["nonocc_mask"], cv2.IMREAD_UNCHANGED)
+        assert m.shape == raw.shape, (m.shape, raw.shape)
+        nv = valid & (m == 255)
+        e_nonocc = warp_error(gl, gr, disp, nv) + (float(nv.mean()),)
+        e_nonocc_rows_unflipped = warp_error(gl, gr, disp[::-1], valid[::-1])[0]  # orientation check
+    for k, p in RECORDED.get(name, {}).items():
+        paths[k] = os.path.join(root, p)
+
+    doffs = None
+    if kind == "pfm":
+        # Middlebury 2014: the two cameras' principal points differ by doffs (calib.txt), so
+        # depth is baseline * f / (d + doffs). Shift the right image left by doffs, as
+        # depthlab.real.load_motorcycle does: both cameras then share one principal point, the
+        # flow is d + doffs, and relative depth is 1 / (d + doffs), as for the other pairs.
+        doffs = read_doffs(paths["calib"])
+        shift = np.float64([[1, 0, -doffs], [0, 1, 0]])
+        right = cv2.warpAffine(right, shift, right.shape[1::-1], flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+        disp = np.where(valid, disp + doffs, 0.0)
 
     if crop is not None:
         y0, y1, x0, x1 = crop
@@ -173,6 +251,7 @@ def make_pair(name: str, root: str, out: str) -> dict:
         "name": name,
         "sources": {k: {"path": paths[k], "git_blob_sha1": git_blob_sha1(paths[k])} for k in paths},
         "gt_decoding": f"disparity = value / {scale:g}, value 0 = unknown ({kind})",
+        "doffs_original_px": doffs,
         "original_size_wh": [orig_shape[1], orig_shape[0]],
         "crop_yyxx": list(crop) if crop else None,
         "downsize_factor": f,
@@ -187,6 +266,11 @@ def make_pair(name: str, root: str, out: str) -> dict:
         "warp_check_stored": {"mae_gt": e_small[0], "median_ae_gt": e_small[1], "mae_zero_disp": e_small[2],
                               "pixels": e_small[3]},
         "gt_scale_scan_mae": scan,
+        **({"warp_check_original_nonocc": {"mae_gt": e_nonocc[0], "median_ae_gt": e_nonocc[1],
+                                            "mae_zero_disp": e_nonocc[2], "pixels": e_nonocc[3],
+                                            "nonocc_fraction": e_nonocc[4]},
+            "warp_check_original_pfm_rows_not_flipped_mae": e_nonocc_rows_unflipped}
+           if e_nonocc is not None else {}),
     }
 
 
@@ -194,12 +278,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--middlebury-0103", required=True)
     ap.add_argument("--middlebury-2005", required=True)
+    ap.add_argument("--middlebury-ddl", default=None)
     ap.add_argument("--kitti2012", default=None)
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
     ap.add_argument("--pairs", nargs="*", default=None, help="only these pair names (default: all with a source)")
     args = ap.parse_args()
     roots = {"middlebury-0103": args.middlebury_0103, "middlebury-2005": args.middlebury_2005,
-             "kitti2012": args.kitti2012}
+             "middlebury-ddl": args.middlebury_ddl, "kitti2012": args.kitti2012}
     stats = []
     for name, spec in PAIRS.items():
         if args.pairs is not None and name not in args.pairs:
