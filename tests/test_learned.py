@@ -261,3 +261,32 @@ def test_a_model_saved_with_its_training_record_loads_it_back(tmp_path):
     loaded = learned.load(learned.save(model, tmp_path / "m.pt"))
     assert loaded.model_config.coarse_radius == 2 and loaded.best_step == model.best_step
     assert np.array_equal(loaded.checks, model.checks) and loaded.seconds == model.seconds
+
+
+def test_the_epipolar_search_compares_displacements_along_the_rows_only():
+    config = learned.ModelConfig(radius=5, search="epipolar")
+    assert config.displacements == 11 and learned.ModelConfig(radius=5).displacements == 121
+    assert config.search_range == 10
+    net = learned.untrained(config).net
+    frames = torch.rand(2, 2, 32, 48)
+    volume, scene, frame0 = net.front(frames)
+    assert volume.shape == (2, 11, 16, 24) and scene.shape == (2, 11, 1, 1)
+    assert net(frames).shape == (2, 1, 32, 48)
+    # Frame 1 shifted left by 6 px (3 at half resolution) peaks at displacement -3.
+    image = torch.rand(1, 1, 32, 64)
+    shifted = torch.cat([image[..., :48], image[..., 6:54]], 1)
+    _, scene, _ = net.front(shifted)
+    assert int(scene[0, :, 0, 0].argmax()) == 5 - 3
+    wide = learned.ModelConfig.for_world(world.WORLDS["wide"], search="epipolar")
+    assert wide.search_range >= world.WORLDS["wide"].max_disparity and wide.coarse_radius == 0
+
+
+@pytest.mark.parametrize("kwargs, error, word", [
+    ({"search": "1d"}, ValueError, "search"),
+    ({"radius": 9}, ValueError, "radius"),
+    ({"radius": 33, "search": "epipolar"}, ValueError, "radius"),
+    ({"coarse_radius": 2, "search": "epipolar"}, ValueError, "coarse_radius"),
+])
+def test_bad_architectures_are_refused(kwargs, error, word):
+    with pytest.raises(error, match=word):
+        learned.ModelConfig(**kwargs)

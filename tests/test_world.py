@@ -230,3 +230,20 @@ def test_named_cameras_differ_only_in_the_camera_and_get_harder():
     assert spread == sorted(spread)
     for camera in list(world.CAMERAS.values())[1:]:
         assert camera.blur > 0 and camera.shot_noise > 0
+
+
+def test_the_named_worlds_add_one_knob_group_at_a_time():
+    assert list(world.WORLDS) == ["reference", "rectified", "wide", "randomized"]
+    assert world.WORLDS["reference"] == world.WorldConfig()
+    steps = list(world.WORLDS.values())
+    changed = [{f.name for f in dataclasses.fields(world.WorldConfig)
+                if getattr(a, f.name) != getattr(b, f.name)} for a, b in zip(steps, steps[1:])]
+    assert changed == [{"motion_direction", "motion_spread"}, {"baseline"},
+                       {"objects", "lighting_change"}]
+    # A rectified pair moves along the rows, to the left, as the real pairs do.
+    scenes = world.render_scenes(0, range(8), world.WORLDS["rectified"])
+    np.testing.assert_allclose(scenes.direction, np.tile([-1.0, 0.0], (8, 1)), atol=1e-12)
+    assert np.allclose(scenes.flow[..., 1], 0, atol=1e-5)
+    # The wide world's scenes reach disparities of the range real pairs are scored at.
+    largest = world.render_scenes(0, range(256), world.WORLDS["wide"]).disparity.reshape(256, -1).max(1)
+    assert np.percentile(largest, 10) < 8 and np.percentile(largest, 90) > 20

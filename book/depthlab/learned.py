@@ -72,7 +72,7 @@ class ModelConfig:
     ----------
     radius : int
         Largest displacement searched, in half-resolution pixels (so ``2 * radius`` full-
-        resolution pixels).
+        resolution pixels): at most 8 for the 2-D search, 32 for the epipolar one.
     hidden : int
         Width of the per-pixel network.
     context : int
@@ -80,30 +80,48 @@ class ModelConfig:
     coarse_radius : int
         Largest displacement of the second, quarter-resolution cost volume, in quarter-
         resolution pixels (so ``4 * coarse_radius`` full-resolution pixels); 0 leaves it out.
+    search : str
+        "2d" compares frame 0 with frame 1 displaced in any direction, a square window, for
+        a camera that may move any way; "epipolar" only along image rows, for a rectified
+        pair, whose epipolar lines are the rows: a 1-D search of ``2 * radius + 1``
+        displacements instead of their square. It needs no quarter-resolution volume.
     """
 
     radius: int = 4
     hidden: int = 48
     context: int = 16
     coarse_radius: int = 0
+    search: str = "2d"
 
     def __post_init__(self):
-        _checks.integer("radius", self.radius, 1, 8)
+        if self.search not in ("2d", "epipolar"):
+            raise ValueError(f"search must be '2d' or 'epipolar', got {self.search!r}")
+        _checks.integer("radius", self.radius, 1, 8 if self.search == "2d" else 32)
         _checks.integer("hidden", self.hidden, 4, 512)
         _checks.integer("context", self.context, 4, 512)
-        _checks.integer("coarse_radius", self.coarse_radius, 0, 16)
+        _checks.integer("coarse_radius", self.coarse_radius, 0,
+                        16 if self.search == "2d" else 0)
 
     @property
     def search_range(self) -> int:
         """The largest disparity the cost volumes search, in full-resolution pixels."""
         return max(2 * self.radius, 4 * self.coarse_radius)
 
+    @property
+    def displacements(self) -> int:
+        """Channels of the half-resolution cost volume: the displacements compared per pixel."""
+        size = 2 * self.radius + 1
+        return size if self.search == "epipolar" else size * size
+
     @classmethod
     def for_world(cls, config: world.WorldConfig, **fields) -> "ModelConfig":
         """The architecture whose search covers ``config.max_disparity``: the quarter-
-        resolution volume reaches it (``fields`` set the other parameters)."""
+        resolution volume reaches it, or with ``search="epipolar"`` the half-resolution one
+        (``fields`` set the other parameters)."""
         if not isinstance(config, world.WorldConfig):
             raise TypeError(f"config must be a WorldConfig, got {type(config).__name__}")
+        if fields.get("search") == "epipolar":
+            return cls(radius=int(np.ceil(config.max_disparity / 2.0)), **fields)
         return cls(coarse_radius=int(np.ceil(config.max_disparity / 4.0)), **fields)
 
 
@@ -223,14 +241,16 @@ def _local_norm(x, size=5):
     return (x - mean) / torch.sqrt((square - mean * mean).clamp_min(0.0) + 1e-3)
 
 
-def _cost_volume(frames, r, box):
+def _cost_volume(frames, r, box, rows=None):
     """The correlation of locally normalised frames (B, 2, h, w) at every displacement up to
-    ``r``, averaged over 3 x 3 by ``box``, and its image-wide mean scaled to a peak of 1."""
+    ``r`` (vertically up to ``rows``, by default ``r``; 0 searches along the rows only),
+    averaged over 3 x 3 by ``box``, and its image-wide mean scaled to a peak of 1."""
     a, b = _local_norm(frames[:, :1]), _local_norm(frames[:, 1:])
     h, w = a.shape[-2:]
-    padded = F.pad(b, (r, r, r, r))
-    # Channel (2r + 1) i + j holds b displaced by (i - r, j - r), times a.
-    volume = torch.cat([padded[:, :, i:i + h, j:j + w] for i in range(2 * r + 1)
+    rows = r if rows is None else rows
+    padded = F.pad(b, (r, r, rows, rows))
+    # Channel (2r + 1) i + j holds b displaced by (i - rows, j - r), times a.
+    volume = torch.cat([padded[:, :, i:i + h, j:j + w] for i in range(2 * rows + 1)
                         for j in range(2 * r + 1)], 1) * a
     # Channels-last memory makes this depthwise average several times faster on CPUs.
     volume = F.conv2d(volume.contiguous(memory_format=torch.channels_last), box, padding=1,
@@ -245,8 +265,7 @@ class DepthNet(nn.Module):
     def __init__(self, config: ModelConfig = ModelConfig()):
         super().__init__()
         self.config = config
-        size = 2 * config.radius + 1
-        channels = size * size
+        channels = config.displacements
         # A fixed kernel: the 3 x 3 average of each correlation channel.
         self.register_buffer("box", torch.full((channels, 1, 3, 3), 1.0 / 9.0),
                              persistent=False)
@@ -268,14 +287,16 @@ class DepthNet(nn.Module):
         self.out = nn.Conv2d(config.context, 1, 3, padding=1)
 
     def front(self, frames):
-        """The fixed front end at half resolution: the cost volume (B, (2r+1)^2, H/2, W/2), its
-        image-wide mean (B, (2r+1)^2, 1, 1) scaled to a peak of 1, and frame 0 (B, 1, H/2, W/2);
+        """The fixed front end at half resolution: the cost volume (B, D, H/2, W/2) of the D =
+        `ModelConfig.displacements` searched, its image-wide mean (B, D, 1, 1) scaled to a
+        peak of 1, and frame 0 (B, 1, H/2, W/2);
         with ``coarse_radius``, then the quarter-resolution volume and its mean likewise.
 
         It has no parameters, so training never differentiates through it; gradients reach
         the frames only when they are asked for (input saliency, `depthlab.explain`)."""
         half = F.avg_pool2d(frames, 2)
-        volume, scene = _cost_volume(half, self.config.radius, self.box)
+        volume, scene = _cost_volume(half, self.config.radius, self.box,
+                                     0 if self.config.search == "epipolar" else None)
         if not self.config.coarse_radius:
             return volume, scene, half[:, :1]
         coarse, coarse_scene = _cost_volume(F.avg_pool2d(half, 2), self.config.coarse_radius,

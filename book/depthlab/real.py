@@ -27,12 +27,13 @@ import copy
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from skimage import color, data
 
 from . import _checks, cache, learned
 
-__all__ = ["MIDDLEBURY", "REAL_PAIRS", "REAL_SPLITS", "RealPair", "fine_tune", "load_middlebury",
-           "load_motorcycle", "load_real", "masked_scale_invariant_loss"]
+__all__ = ["MIDDLEBURY", "REAL_PAIRS", "REAL_SPLITS", "RealPair", "fine_tune", "load_middlebury", "make_pair",
+           "load_motorcycle", "load_real", "masked_scale_invariant_loss", "self_supervised_loss"]
 
 #: The Middlebury pairs that ship with the package, by dataset year: 2001, 2003, 2005, 2014.
 MIDDLEBURY = ("tsukuba", "venus", "sawtooth", "barn1", "barn2", "poster",
@@ -204,10 +205,55 @@ def load_middlebury(name: str, *, scale: float = 1.0) -> RealPair:
     """
     if name not in MIDDLEBURY:
         raise ValueError(f"name must be one of {MIDDLEBURY}, got {name!r}")
+    return make_pair(*_middlebury(name), scale=scale, name=name)
+
+
+def make_pair(frame0: np.ndarray, frame1: np.ndarray, disparity: np.ndarray, *,
+              known: np.ndarray | None = None, scale: float = 1.0,
+              name: str = "pair") -> RealPair:
+    """A `RealPair` of any rectified stereo pair with ground truth, at ``scale``.
+
+    Parameters
+    ----------
+    frame0, frame1 : (H, W) arrays
+        The left and right grey frames, uint8 or float in [0, 1], rectified and sharing one
+        principal point, so that a point at disparity ``d`` moves by ``-d`` in x.
+    disparity : (H, W) array of real numbers
+        True disparity in pixels of this size.
+    known : (H, W) bool array, optional
+        Pixels whose disparity is known; by default those where it is finite and positive.
+    scale : float
+        In (0, 1]: frames downscaled by area averaging; a downscaled pixel is known only if
+        every pixel under it is.
+    name : str
+        A name for the pair.
+
+    Returns
+    -------
+    RealPair
+        Relative depth ``1 / d``; ``focal`` and ``baseline`` are NaN (no calibration).
+    """
+    left, right = _checks.frame_pair(frame0, frame1)
+    disparity = np.asarray(disparity)
+    if disparity.shape != left.shape or not np.issubdtype(disparity.dtype, np.number):
+        raise ValueError(f"disparity must be a real array of the frames' shape {left.shape}, got "
+                         f"{disparity.dtype} {disparity.shape}")
+    disparity = disparity.astype(np.float32)
+    with np.errstate(invalid="ignore"):
+        usable = np.isfinite(disparity) & (disparity > 0)
+    if known is None:
+        known = usable
+    elif not isinstance(known, np.ndarray) or known.dtype != bool or known.shape != left.shape:
+        raise TypeError(f"known must be a boolean array of the frames' shape {left.shape}")
+    elif (known & ~usable).any():
+        raise ValueError("known marks pixels whose disparity is not finite and positive")
+    if not known.any():
+        raise ValueError("no pixel has a known disparity")
     scale = _checks.number("scale", scale, 0.0, 1.0)
-    left, right, disparity = _middlebury(name)
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__}")
     size = _scaled_size(left.shape, scale)
-    disparity, valid = _scaled_disparity(disparity, disparity > 0, size, scale)
+    disparity, valid = _scaled_disparity(np.where(known, disparity, 0.0), known, size, scale)
     with np.errstate(divide="ignore", invalid="ignore"):
         depth = np.where(valid, 1.0 / disparity, np.inf).astype(np.float32)
     return RealPair(frame0=np.clip(_shrink(left, size), 0, 1),
@@ -265,13 +311,65 @@ def masked_scale_invariant_loss(disparity: torch.Tensor, target: torch.Tensor,
     return centred.abs().sum() / count.sum().clamp_min(1)
 
 
+def _ssim(a, b):
+    """The structural similarity of two (N, 1, H, W) images over 3 x 3 windows, per pixel."""
+    pool = lambda x: F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)  # noqa: E731
+    mean_a, mean_b = pool(a), pool(b)
+    var_a, var_b = pool(a * a) - mean_a ** 2, pool(b * b) - mean_b ** 2
+    covariance = pool(a * b) - mean_a * mean_b
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    return ((2 * mean_a * mean_b + c1) * (2 * covariance + c2)
+            / ((mean_a ** 2 + mean_b ** 2 + c1) * (var_a + var_b + c2)))
+
+
+def self_supervised_loss(frames: torch.Tensor, disparity: torch.Tensor, *,
+                         smoothness: float = 0.1) -> torch.Tensor:
+    """The loss of a rectified pair without ground truth (Godard et al., CVPR 2017).
+
+    Frame 1 is warped onto frame 0 by the predicted disparity (a point at ``x`` in the left
+    frame is at ``x - d`` in the right one), and compared with frame 0: 0.85 of (1 - SSIM) / 2
+    plus 0.15 of the absolute difference, on the pixels whose match lies inside frame 1. An
+    edge-aware smoothness term, weighted by ``smoothness``, penalises changes of the
+    disparity (divided by its mean) less where frame 0 has an edge.
+
+    Parameters
+    ----------
+    frames : (N, 2, H, W) tensor
+        Left and right frames in [0, 1].
+    disparity : (N, 1, H, W) tensor
+        Predicted disparity in pixels.
+    smoothness : float
+        Weight of the smoothness term.
+
+    Returns
+    -------
+    scalar tensor
+    """
+    left, right = frames[:, :1], frames[:, 1:]
+    n, _, h, w = left.shape
+    xs = torch.arange(w, dtype=frames.dtype).view(1, 1, w) - disparity[:, 0]
+    ys = torch.arange(h, dtype=frames.dtype).view(1, h, 1).expand_as(xs)
+    grid = torch.stack([2 * xs / (w - 1) - 1, 2 * ys / (h - 1) - 1], -1)
+    warped = F.grid_sample(right, grid, mode="bilinear", padding_mode="border",
+                           align_corners=True)
+    inside = ((xs >= 0) & (xs <= w - 1))[:, None].to(frames.dtype)
+    error = 0.85 * (1 - _ssim(warped, left)).clamp(0, 2) / 2 + 0.15 * (warped - left).abs()
+    photometric = (error * inside).sum() / inside.sum().clamp_min(1)
+    relative = disparity / disparity.mean((2, 3), keepdim=True).clamp_min(1e-6)
+    smooth = sum((torch.diff(relative, dim=axis).abs()
+                  * torch.exp(-torch.diff(left, dim=axis).abs())).mean() for axis in (2, 3))
+    return photometric + smoothness * smooth
+
+
 def fine_tune(model: learned.DepthModel, pairs, *, steps: int = 60, lr: float = 1e-3,
               batch: int = 16, crop: tuple = (48, 64), seed: int = 0,
+              labels: bool = True, smoothness: float = 0.1,
               cached: bool = True) -> learned.DepthModel:
-    """A copy of a trained model, fine-tuned on real pairs with ground truth.
+    """A copy of a trained model, fine-tuned on real pairs, with their ground truth or without.
 
     Each step draws ``batch`` random crops (at even offsets, as `learned.fit` does) from
-    pairs drawn at random, and takes one Adam step on `masked_scale_invariant_loss`. Seeded,
+    pairs drawn at random, and takes one Adam step on `masked_scale_invariant_loss` (with
+    ``labels``) or on `self_supervised_loss` of the frames alone (without). Seeded,
     on one thread with deterministic algorithms: two runs give the same weights, so the
     result is kept in the disk cache (`depthlab.cache`), named by the model's weights, the
     pairs' arrays, the settings and this module's code.
@@ -292,6 +390,10 @@ def fine_tune(model: learned.DepthModel, pairs, *, steps: int = 60, lr: float = 
         Even crop height and width.
     seed : int
         Seed of the draws of pairs and crops.
+    labels : bool
+        Learn from the ground truth; False learns from the two frames alone.
+    smoothness : float
+        Weight of the smoothness term without labels.
     cached : bool
         Read the result from the disk cache when it is there, and write it there when not.
 
@@ -313,6 +415,9 @@ def fine_tune(model: learned.DepthModel, pairs, *, steps: int = 60, lr: float = 
     crop = tuple(_checks.integer("crop", side, 2, 4096) for side in crop)
     if crop[0] % 2 or crop[1] % 2:
         raise ValueError(f"crop must have even sides, got {crop}")
+    if not isinstance(labels, bool):
+        raise TypeError(f"labels must be True or False, got {labels!r}")
+    smoothness = _checks.number("smoothness", smoothness, 0.0, 100.0)
     small = [p.name for p in pairs if p.frame0.shape[0] < crop[0] or p.frame0.shape[1] < crop[1]]
     if small:
         raise ValueError(f"the pairs {small} are smaller than the crop {crop}")
@@ -320,7 +425,7 @@ def fine_tune(model: learned.DepthModel, pairs, *, steps: int = 60, lr: float = 
         weights = [t.detach().numpy() for t in model.net.state_dict().values()]
         arrays = [a for p in pairs for a in (p.frame0, p.frame1, p.disparity, p.valid)]
         key = cache.cache_key("fine_tune", cache.source_digest([__file__]), steps, lr, batch,
-                              list(crop), seed, model.model_config,
+                              list(crop), seed, labels, smoothness, model.model_config,
                               cache.array_digest(*weights), cache.array_digest(*arrays))
         path = cache.directory() / f"finetuned-{key}.pt"
         if path.is_file():
@@ -343,7 +448,8 @@ def fine_tune(model: learned.DepthModel, pairs, *, steps: int = 60, lr: float = 
                 items.append([t[:, top:top + ch, left:left + cw]
                               for t in (frames[k], targets[k], valids[k])])
             x, target, valid = (torch.stack(parts) for parts in zip(*items))
-            loss = masked_scale_invariant_loss(net(x), target, valid)
+            loss = (masked_scale_invariant_loss(net(x), target, valid) if labels
+                    else self_supervised_loss(x, net(x), smoothness=smoothness))
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

@@ -25,6 +25,14 @@ References
    images for learned raw denoising", CVPR 2019.
 .. [3] B. Zhang, J. Zerubia and J.-C. Olivo-Marin, "Gaussian approximations of fluorescence
    microscope point-spread function models", Applied Optics 46(10), 2007.
+.. [4] R. Hartley and A. Zisserman, "Multiple View Geometry in Computer Vision", 2nd ed.,
+   Cambridge University Press, 2004, section 11.12 (image rectification).
+.. [5] N. Mayer, E. Ilg, P. Haeusser, P. Fischer, D. Cremers, A. Dosovitskiy and T. Brox, "A
+   large dataset to train convolutional networks for disparity, optical flow, and scene flow
+   estimation", CVPR 2016.
+.. [6] J. Tobin, R. Fong, A. Ray, J. Schneider, W. Zaremba and P. Abbeel, "Domain
+   randomization for transferring deep neural networks from simulation to the real world",
+   IROS 2017.
 """
 from __future__ import annotations
 
@@ -38,7 +46,7 @@ from skimage import color, data
 
 from . import _checks
 
-__all__ = ["CAMERAS", "DOMAINS", "HELD_OUT_SEED", "VALIDATION_SEED", "Scene", "WorldConfig", "render_scene", "render_scenes"]
+__all__ = ["CAMERAS", "DOMAINS", "WORLDS", "HELD_OUT_SEED", "VALIDATION_SEED", "Scene", "WorldConfig", "render_scene", "render_scenes"]
 
 #: Texture sets ("domains") that scenes draw their surfaces from.
 DOMAINS = {
@@ -194,6 +202,22 @@ CAMERAS = {
     "typical": WorldConfig(),
     "low_light": WorldConfig(noise=_read_noise(0.012), shot_noise=0.012),
 }
+
+#: Named worlds, one knob group at a time. "reference" is the world of chapters 1 to 9: a
+#: camera that moves in any direction, largest disparities of 5 to 15 px. "rectified" is a
+#: calibrated stereo rig whose frames are rectified [4]_, as real stereo pairs are: the motion
+#: runs along the rows, and points move left from the left frame to the right one. "wide" adds
+#: the range of disparities real pairs are scored at, a baseline range that gives each scene a
+#: largest disparity of about 2 to 32 px (median 15), as FlyingThings3D draws its camera
+#: motion over a wide range [5]_. "randomized" adds more occluding surfaces (2 to 8, of random
+#: shapes, depths and slants [5]_) and three times the lighting change between the frames,
+#: the photometric part of domain randomization [6]_: the family real photographs are one
+#: more member of.
+WORLDS = {"reference": WorldConfig()}
+WORLDS["rectified"] = dataclasses.replace(WORLDS["reference"], motion_direction=180.0,
+                                          motion_spread=0.0)
+WORLDS["wide"] = dataclasses.replace(WORLDS["rectified"], baseline=(0.1, 0.9))
+WORLDS["randomized"] = dataclasses.replace(WORLDS["wide"], objects=(2, 8), lighting_change=0.3)
 
 
 @dataclasses.dataclass(frozen=True)

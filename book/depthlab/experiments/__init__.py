@@ -8,6 +8,8 @@
   its verdicts across cameras;
 - `curves`: the learning-curve maths (errors, the power law, where a curve crosses a line,
   bootstrap intervals);
+- `realpairs`: the methods on the real stereo pairs, every choice made on the validation pairs
+  and every number reported on the test pairs, and `score_pair` for any pair;
 - `costs`: the price list of labelled data;
 - `cli`: the command line.
 
@@ -15,7 +17,7 @@ Everything public is also available here, as ``experiments.sweep`` and so on.
 """
 from .comparison import (CROSSOVER_CONFIG, CROSSOVER_SIZES, EARLY_STOPPING_SCENES, MAP_SEEDS,
                          MAP_SIZES, PIPELINE_GRID, SCENE_METRICS, STEREO_GRID, VERDICTS,
-                         CrossoverMap, CrossoverStudy, Tuning, classical_scores, crossover_map,
+                         CrossoverMap, CrossoverStudy, LearningCurve, Tuning, classical_scores, crossover_map,
                          crossover_study, scene_scores, split_scenes, study_models, tune_classical)
 from .costs import CostModel
 from .curves import (METRICS, Crossover, PowerLaw, as_error, bootstrap_crossover,
@@ -26,11 +28,15 @@ from .studies import (DATA_NOMINAL, DATA_UNIQUE, FEATURE_CONFIG, FEATURE_METRICS
                       FeatureCurve, Sweep, Throughput, data_study, evaluate_classical,
                       feature_curve, pipeline_scores, sweep, test_scenes, throughput,
                       train_models, trained_descriptor, trained_model)
+from .realpairs import (LEARNED_KINDS, REAL_CONFIG, REAL_CURVE_SIZES, REAL_METHODS, REAL_MODEL,
+                        REAL_SEEDS, REAL_SIZE, REAL_WORLD, SCALE_TARGETS, RealCurve, RealStudy,
+                        RealTuning, LABEL_COUNTS, LabelCurve, label_curve, pair_depths, real_curve, real_models, real_study, scaled_pair, score_pair,
+                        tune_real)
 from .cli import main
 
 __all__ = ["CROSSOVER_CONFIG", "CROSSOVER_SIZES", "EARLY_STOPPING_SCENES", "MAP_SEEDS", "MAP_SIZES",
            "PIPELINE_GRID", "SCENE_METRICS", "STEREO_GRID", "VERDICTS", "Crossover",
-           "CrossoverMap", "CrossoverStudy", "Tuning", "bootstrap_crossover",
+           "CrossoverMap", "CrossoverStudy", "LearningCurve", "Tuning", "bootstrap_crossover",
            "bootstrap_means", "classical_scores", "crossover_map", "crossover_study", "interval", "paired_interval", "resample",
            "scene_scores",
            "split_scenes", "study_models", "tune_classical",
@@ -39,4 +45,8 @@ __all__ = ["CROSSOVER_CONFIG", "CROSSOVER_SIZES", "EARLY_STOPPING_SCENES", "MAP_
            "DataStudy", "FeatureCurve", "PowerLaw", "Sweep", "Throughput", "as_error",
            "crossing", "data_study", "evaluate_classical", "feature_curve", "fit_power_law",
            "main", "pipeline_scores", "sweep", "test_scenes", "throughput", "train_models",
-           "trained_descriptor", "trained_model"]
+           "trained_descriptor", "trained_model",
+           "LEARNED_KINDS", "REAL_CONFIG", "REAL_CURVE_SIZES", "REAL_METHODS", "REAL_MODEL",
+           "REAL_SEEDS", "REAL_SIZE", "REAL_WORLD", "SCALE_TARGETS", "RealCurve", "RealStudy",
+           "RealTuning", "LABEL_COUNTS", "LabelCurve", "label_curve", "pair_depths", "real_curve", "real_models", "real_study", "scaled_pair", "score_pair",
+           "tune_real"]

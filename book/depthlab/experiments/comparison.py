@@ -278,10 +278,15 @@ def tune_classical(world_config: world.WorldConfig = world.WorldConfig(),
     return _tune([_check_world(world_config)], n_validation, progress)[0]
 
 
-def _run_path(n_scenes, world_config, config, data):
-    key = cache.cache_key(n_scenes, config, learned.ModelConfig.for_world(world_config),
+def _run_path(n_scenes, world_config, config, data, model_config=None):
+    key = cache.cache_key(n_scenes, config, _architecture(world_config, model_config),
                           world_config, data, EARLY_STOPPING_SCENES)
     return cache.directory() / f"model-{key}.pt", cache.directory() / f"run-{key}.json"
+
+
+def _architecture(world_config, model_config):
+    """``model_config``, or by default the 2-D search that covers the world's disparities."""
+    return learned.ModelConfig.for_world(world_config) if model_config is None else model_config
 
 
 def _run_recipe(config, seed, monocular=False, steps=None):
@@ -291,11 +296,12 @@ def _run_recipe(config, seed, monocular=False, steps=None):
     return recipe, learned.DataConfig(stream=seed, monocular=monocular)
 
 
-def _learned_job(n_scenes, world_config, config, data, n_test):
+def _learned_job(n_scenes, world_config, config, data, n_test, model_config=None):
     """Worker: trains one model with early stopping on validation scenes, scores it on the
     test scenes, and returns it as bytes with its per-scene scores and training record."""
     torch.set_num_threads(1)
-    model = learned.train(n_scenes, config=config, model_config=learned.ModelConfig.for_world(world_config),
+    model = learned.train(n_scenes, config=config,
+                          model_config=_architecture(world_config, model_config),
                           world_config=world_config, progress=False, data=data,
                           validation=split_scenes("validation", EARLY_STOPPING_SCENES,
                                                   world_config))
@@ -308,14 +314,16 @@ def _learned_job(n_scenes, world_config, config, data, n_test):
     return cache.to_bytes(learned.save, model), record
 
 
-def _train_runs(runs, config, n_test, progress, desc):
+def _train_runs(runs, config, n_test, progress, desc, model_config=None):
     """Trains the runs ``(world_config, n_scenes, seed, monocular, steps)`` not cached yet
-    (``steps`` is the cap on training steps), all in one batch of jobs; returns their records
-    by run, and the tasks."""
+    (``steps`` is the cap on training steps), all in one batch of jobs, with the architecture
+    ``model_config`` (by default the world's 2-D search); returns their records by run, and
+    the tasks."""
     def where(run):
         world_config, n, seed, monocular, steps = run
         recipe, data = _run_recipe(config, seed, monocular, steps)
-        return (n, world_config, recipe, data, n_test), _run_path(n, world_config, recipe, data)
+        return ((n, world_config, recipe, data, n_test, model_config),
+                _run_path(n, world_config, recipe, data, model_config))
 
     todo = [run for run in sorted(set(runs), key=lambda r: (-r[1] * r[4], r[1:]))
             if not where(run)[1][1].is_file()]
@@ -336,7 +344,7 @@ def _train_runs(runs, config, n_test, progress, desc):
 def study_models(sizes, *, seed: int = 0, monocular: bool = False,
                  world_config: world.WorldConfig = world.WorldConfig(),
                  config: learned.TrainConfig = CROSSOVER_CONFIG, n_test: int = 500,
-                 progress: bool = True) -> dict:
+                 progress: bool = True, model_config: learned.ModelConfig | None = None) -> dict:
     """Models of `crossover_study` at the training-set ``sizes`` for one ``seed``, by size,
     trained in parallel (and scored on ``n_test`` test scenes) only if the cache does not have
     them yet: the runs the study itself makes, so a chapter that needs a few models does not
@@ -358,6 +366,9 @@ def study_models(sizes, *, seed: int = 0, monocular: bool = False,
         Number of test scenes each model is scored on, at least 10.
     progress : bool
         Show a progress bar.
+    model_config : learned.ModelConfig or None
+        The architecture; None gives the 2-D search that covers the world's disparities
+        (`learned.ModelConfig.for_world`).
 
     Returns
     -------
@@ -371,9 +382,13 @@ def study_models(sizes, *, seed: int = 0, monocular: bool = False,
         raise ValueError("config must be a learned.TrainConfig with early stopping (patience)")
     n_test = _checks.integer("n_test", n_test, 10, 100_000)
     monocular = bool(monocular)
+    if model_config is not None and not isinstance(model_config, learned.ModelConfig):
+        raise TypeError(f"model_config must be a learned.ModelConfig or None, got "
+                        f"{type(model_config).__name__}")
     _train_runs([(world_config, n, seed, monocular, config.steps) for n in sizes], config,
-                n_test, progress, "learned")
-    return {n: learned.load(_run_path(n, world_config, *_run_recipe(config, seed, monocular))[0])
+                n_test, progress, "learned", model_config)
+    return {n: learned.load(_run_path(n, world_config, *_run_recipe(config, seed, monocular),
+                                      model_config)[0])
             for n in sizes}
 
 
@@ -406,8 +421,56 @@ def _bracket(sizes, gap):
     return set() if len(crossed) == 0 else {int(crossed[-1]), int(crossed[-1]) + 1}
 
 
+class LearningCurve:
+    """A learned model's scores per training-set size against flat lines (methods that do not
+    learn), compared on the same resampled scenes: what `CrossoverStudy` and
+    `realpairs.RealCurve` share.
+
+    A subclass has ``sizes``; ``learned``, `SCENE_METRICS` name to a list over sizes of
+    (seeds, n) arrays; ``methods``, method name to metric to an (n,) or (seeds, n) array; and
+    ``weights``, the (B, n) resamples (`curves.resample`) every comparison shares.
+    """
+
+    def _check(self, metric, method=None):
+        if metric not in SCENE_METRICS:
+            raise ValueError(f"metric must be one of {list(SCENE_METRICS)}, got {metric!r}")
+        if method is not None and method not in self.methods:
+            raise ValueError(f"method must be one of {list(self.methods)}, got {method!r}")
+
+    def mean(self, metric: str, method: str | None = None):
+        """The mean score of ``method`` (a float), or of the learned model per size
+        ((sizes,) array, over seeds and scenes)."""
+        self._check(metric, method)
+        if method is not None:
+            return float(np.mean(self.methods[method][metric]))
+        return np.array([np.mean(s) for s in self.learned[metric]])
+
+    def replicates_of(self, metric: str, method: str | None = None) -> np.ndarray:
+        """Bootstrap replicates of `mean`: (B,) for a method, (sizes, B) for the model."""
+        self._check(metric, method)
+        if method is not None:
+            return bootstrap_means(self.methods[method][metric], self.weights)
+        return bootstrap_means(list(self.learned[metric]), self.weights)
+
+    def ci(self, metric: str, method: str | None = None) -> list:
+        """95% interval of `mean`."""
+        low, high = interval(self.replicates_of(metric, method))
+        return [low, high] if method is not None else np.array([low, high]).T.tolist()
+
+    def gap(self, metric: str, method: str) -> np.ndarray:
+        """(sizes, B) replicates of the learned model's error minus ``method``'s (negative:
+        the learned model is better), paired over the same resampled scenes."""
+        self._check(metric, method)
+        error = (lambda x: 1.0 - x) if SCENE_METRICS[metric] else (lambda x: x)  # noqa: E731
+        return error(self.replicates_of(metric)) - error(self.replicates_of(metric, method))
+
+    def crossover(self, metric: str, method: str):
+        """`curves.bootstrap_crossover` of the learned curve against ``method``."""
+        return bootstrap_crossover(self.sizes, self.gap(metric, method))
+
+
 @dataclasses.dataclass(frozen=True)
-class CrossoverStudy:
+class CrossoverStudy(LearningCurve):
     """The learned model against the tuned classical methods, scene by scene.
 
     Attributes
@@ -466,42 +529,6 @@ class CrossoverStudy:
         """The scene resamples every comparison shares."""
         return resample(self.n_test, self.replicates)
 
-    def _check(self, metric, method=None):
-        if metric not in SCENE_METRICS:
-            raise ValueError(f"metric must be one of {list(SCENE_METRICS)}, got {metric!r}")
-        if method is not None and method not in self.methods:
-            raise ValueError(f"method must be one of {list(self.methods)}, got {method!r}")
-
-    def mean(self, metric: str, method: str | None = None):
-        """The mean score of ``method`` (a float), or of the learned model per size
-        ((sizes,) array, over seeds and scenes)."""
-        self._check(metric, method)
-        if method is not None:
-            return float(np.mean(self.methods[method][metric]))
-        return np.array([np.mean(s) for s in self.learned[metric]])
-
-    def replicates_of(self, metric: str, method: str | None = None) -> np.ndarray:
-        """Bootstrap replicates of `mean`: (B,) for a method, (sizes, B) for the model."""
-        self._check(metric, method)
-        if method is not None:
-            return bootstrap_means(self.methods[method][metric], self.weights)
-        return bootstrap_means(list(self.learned[metric]), self.weights)
-
-    def ci(self, metric: str, method: str | None = None) -> list:
-        """95% interval of `mean`."""
-        low, high = interval(self.replicates_of(metric, method))
-        return [low, high] if method is not None else np.array([low, high]).T.tolist()
-
-    def gap(self, metric: str, method: str) -> np.ndarray:
-        """(sizes, B) replicates of the learned model's error minus ``method``'s (negative:
-        the learned model is better), paired over the same resampled scenes."""
-        self._check(metric, method)
-        error = (lambda x: 1.0 - x) if SCENE_METRICS[metric] else (lambda x: x)  # noqa: E731
-        return error(self.replicates_of(metric)) - error(self.replicates_of(metric, method))
-
-    def crossover(self, metric: str, method: str):
-        """`curves.bootstrap_crossover` of the learned curve against ``method``."""
-        return bootstrap_crossover(self.sizes, self.gap(metric, method))
 
     def monocular_gap(self, metric: str) -> np.ndarray:
         """(monocular sizes, B) replicates of the full model's error minus the monocular

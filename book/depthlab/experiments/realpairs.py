@@ -1,0 +1,614 @@
+"""Real photographs as the judge: the book's methods on its real stereo pairs.
+
+Every choice about real data is made on the validation pairs of `real.REAL_SPLITS`, and every
+number about real data is reported on its test pairs:
+
+- the scale a method reads a pair at, as the largest disparity it brings the pair to (one of
+  `SCALE_TARGETS`), chosen per method on the validation pairs;
+- the classical methods' parameters, by the same coordinate descent over `PIPELINE_GRID` and
+  `STEREO_GRID` as on synthetic scenes, on the validation pairs;
+- the learned model is trained on synthetic scenes only, of `REAL_WORLD` with the epipolar
+  search `REAL_MODEL`, with early stopping on that world's validation scenes; the fine-tuned
+  model adds every labelled validation pair (`real.fine_tune`).
+
+Each method's depth is scored on the same pixels: at the report scale, which brings a pair's
+largest disparity to ``max(SCALE_TARGETS)`` (never enlarging it), a method that read the pair
+smaller has its depth map resized to it. `score_pair` applies all this to any pair.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+
+import cv2
+import numpy as np
+
+from .. import _checks, cache, classical, learned, loop, metrics, real, world
+from .comparison import (CROSSOVER_CONFIG, CROSSOVER_SIZES, PIPELINE_GRID, STEREO_GRID,
+                         LearningCurve, _train_runs, study_models)
+from .curves import bootstrap_means, interval, resample
+
+__all__ = ["LEARNED_KINDS", "REAL_CONFIG", "REAL_CURVE_SIZES", "REAL_METHODS", "REAL_MODEL",
+           "REAL_SEEDS", "REAL_SIZE", "REAL_WORLD", "SCALE_TARGETS", "RealCurve", "RealStudy",
+           "RealTuning", "LABEL_COUNTS", "LabelCurve", "label_curve", "pair_depths", "real_curve", "real_models", "real_study", "scaled_pair",
+           "score_pair", "tune_real"]
+
+#: The world the learned model for real pairs is trained in (`world.WORLDS`), the one whose
+#: models did best on the validation pairs.
+REAL_WORLD = world.WORLDS["wide"]
+#: Its architecture: a 1-D search along the rows of a rectified pair, 32 px either way.
+REAL_MODEL = learned.ModelConfig(radius=16, search="epipolar")
+#: Its recipe: the crossover study's, without the flips, which would reverse the motion that
+#: a rectified left-right pair always has.
+REAL_CONFIG = dataclasses.replace(CROSSOVER_CONFIG, flips=False)
+#: The learned models compared on real pairs: (world, recipe, architecture) by name. Besides
+#: the headline model: the same world with the crossover study's 2-D search (its two volumes
+#: reach 32 px too), the worlds with fewer knobs (`world.WORLDS`), and the crossover study's
+#: model itself.
+LEARNED_KINDS = {
+    "learned": (REAL_WORLD, REAL_CONFIG, REAL_MODEL),
+    "learned_2d": (REAL_WORLD, REAL_CONFIG,
+                   learned.ModelConfig.for_world(world.WORLDS["reference"])),
+    "learned_rectified": (world.WORLDS["rectified"], REAL_CONFIG, REAL_MODEL),
+    "learned_randomized": (world.WORLDS["randomized"], REAL_CONFIG, REAL_MODEL),
+    "learned_reference": (world.WORLDS["reference"], CROSSOVER_CONFIG, None),
+}
+#: Training scenes of the headline model: the crossover study's largest size.
+REAL_SIZE = CROSSOVER_SIZES[-1]
+#: Training seeds, each with scenes of its own.
+REAL_SEEDS = (0, 1, 2)
+#: The largest disparity, in pixels, a pair may be brought to before a method reads it.
+SCALE_TARGETS = (12.0, 20.0, 28.0)
+#: The methods compared, with what each is.
+REAL_METHODS = {
+    "learned": "learned, synthetic scenes only (wide world, epipolar search)",
+    "learned_finetuned": "learned, fine-tuned on the labelled validation pairs",
+    "learned_selfsup": "learned, fine-tuned on the validation pairs' frames without labels",
+    "learned_2d": "learned, synthetic scenes only (wide world, 2-D search)",
+    "learned_rectified": "learned, synthetic scenes only (rectified world, epipolar search)",
+    "learned_randomized": "learned, synthetic scenes only (randomized world, epipolar search)",
+    "learned_reference": "learned, the crossover study's model (reference world, 2-D search)",
+    "classical": "SIFT pipeline, tuned on the validation pairs",
+    "motion_stereo": "motion stereo, tuned on the validation pairs",
+    "constant": "a constant depth",
+}
+_METRICS = ("absrel", "delta1", "bad1")
+_STEREO_RANGE = 32  # covers every disparity at max(SCALE_TARGETS)
+
+
+def scaled_pair(pair: real.RealPair, target: float) -> real.RealPair:
+    """``pair`` downscaled so that its largest known disparity is ``target`` pixels (never
+    enlarged)."""
+    if not isinstance(pair, real.RealPair):
+        raise TypeError(f"pair must be a real.RealPair, got {type(pair).__name__}")
+    target = _checks.number("target", target, 1.0, 1000.0)
+    scale = min(1.0, target / float(np.nanmax(pair.disparity)))
+    if scale == 1.0:
+        return pair
+    return real.make_pair(pair.frame0, pair.frame1, np.nan_to_num(pair.disparity),
+                          known=pair.valid, scale=scale, name=pair.name)
+
+
+@functools.lru_cache(maxsize=None)
+def _pair(name):
+    return real.load_real(name)
+
+
+def _depth(method, settings, pair, models=()):
+    """One method's depth on ``pair`` (a `RealPair` at the report scale), read at the method's
+    scale and resized to the pair's size."""
+    if method == "constant":
+        return np.ones_like(pair.depth)
+    small = scaled_pair(pair, settings["target"])
+    if method == "classical":
+        depth = classical.run_pipeline(small.frame0, small.frame1, **settings["pipeline"]).depth
+    elif method == "motion_stereo":
+        depth = classical.motion_stereo(small.frame0, small.frame1, max_disparity=_STEREO_RANGE,
+                                        **settings["stereo"], **settings["pipeline"])
+    else:
+        depth = np.mean([learned.predict(m, small.frame0, small.frame1) for m in models], 0)
+    height, width = pair.depth.shape
+    return cv2.resize(depth.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def _scores(depth, pair):
+    """AbsRel, δ1 and the bad-pixel rate of ``depth`` on ``pair``."""
+    scores = metrics.scene_scores(depth[None], pair.depth[None], pair.disparity[None],
+                                  pair.valid[None])
+    return {m: float(scores[m][0]) for m in _METRICS}
+
+
+@functools.lru_cache(maxsize=None)
+def _report_pair(name):
+    return scaled_pair(_pair(name), max(SCALE_TARGETS))
+
+
+@dataclasses.dataclass(frozen=True)
+class RealTuning:
+    """The choices made on the validation pairs.
+
+    Attributes
+    ----------
+    settings : dict
+        Method to its settings: ``{"target": px, "pipeline": {...}, "stereo": {...}}`` for the
+        classical methods, ``{"target": px}`` for the learned ones.
+    tried : list of dict
+        Every setting tried: ``{"method", "settings", "absrel"}`` (the validation mean).
+    """
+
+    settings: dict
+    tried: list
+
+
+def _validation_absrel(method, settings, models=()):
+    """Mean AbsRel over the validation pairs (and over ``models``, one seed each)."""
+    runs = [[m] for m in models] or [()]
+    return float(np.mean([_scores(_depth(method, settings, _report_pair(name), run),
+                                  _report_pair(name))["absrel"]
+                          for run in runs for name in real.REAL_SPLITS["validation"]]))
+
+
+def _descend(method, grid, start, tried, models=()):
+    """Coordinate descent on the validation pairs' mean AbsRel: each setting of ``grid`` (a
+    dict of ``(group, name)`` to values) in turn, the others held; returns the settings."""
+    settings = json.loads(json.dumps(start))
+    for (group, name), values in grid.items():
+        measured = []
+        for value in values:
+            trial = json.loads(json.dumps(settings))
+            if group is None:
+                trial[name] = value
+            else:
+                trial[group][name] = value
+            known = next((t["absrel"] for t in tried
+                          if t["method"] == method and t["settings"] == trial), None)
+            if known is None:
+                known = _validation_absrel(method, trial, models)
+                tried.append({"method": method, "settings": trial, "absrel": known})
+            measured.append(known)
+        best = values[int(np.argmin(measured))]
+        if group is None:
+            settings[name] = best
+        else:
+            settings[group][name] = best
+    return settings
+
+
+def _records(kind, seeds, n_scenes, progress):
+    """Trains a kind's models for ``seeds`` in one batch of jobs (if not cached); returns their
+    records, with each model's scores on 500 test scenes of its own world."""
+    world_config, config, model_config = LEARNED_KINDS[kind]
+    runs = [(world_config, n_scenes, s, False, config.steps) for s in seeds]
+    records, _ = _train_runs(runs, config, 500, progress, f"{kind}, for real pairs", model_config)
+    return [records[run] for run in runs]
+
+
+def real_models(*, seeds=REAL_SEEDS, n_scenes: int = REAL_SIZE, kinds=tuple(LEARNED_KINDS),
+                progress: bool = True) -> dict:
+    """The learned models for real pairs, trained on synthetic scenes only (if not cached).
+
+    Parameters
+    ----------
+    seeds : sequence of int
+        Training seeds, each with scenes of its own.
+    n_scenes : int
+        Training scenes.
+    kinds : sequence of str
+        Names of `LEARNED_KINDS`.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    dict
+        Kind to a list of `learned.DepthModel`, one per seed.
+    """
+    seeds = [_checks.integer("seeds", s, 0, 2**31) for s in seeds]
+    n_scenes = _checks.integer("n_scenes", n_scenes, 1, 10**6)
+    unknown = [k for k in kinds if k not in LEARNED_KINDS]
+    if unknown:
+        raise ValueError(f"kinds must be names of LEARNED_KINDS {tuple(LEARNED_KINDS)}, "
+                         f"got {unknown}")
+    for kind in kinds:
+        _records(kind, seeds, n_scenes, progress)
+    return {kind: [study_models([n_scenes], seed=s, world_config=LEARNED_KINDS[kind][0],
+                                config=LEARNED_KINDS[kind][1], model_config=LEARNED_KINDS[kind][2],
+                                progress=False)[n_scenes] for s in seeds]
+            for kind in kinds}
+
+
+def _fine_tuned(models, target, labels=True, names=real.REAL_SPLITS["validation"]):
+    """Each model fine-tuned on the pairs ``names`` (by default the validation pairs) read at
+    ``target`` px, with their labels or (``labels=False``) from their frames alone, with
+    chapter 7's fine-tuning recipe (`loop.LoopConfig`)."""
+    recipe = loop.LoopConfig()
+    pairs = [scaled_pair(_pair(name), target) for name in names]
+    crop = (min(min(p.frame0.shape[0] for p in pairs), 64) // 2 * 2,
+            min(min(p.frame0.shape[1] for p in pairs), 96) // 2 * 2)
+    return [real.fine_tune(m, pairs, steps=recipe.steps, lr=recipe.lr, labels=labels,
+                           batch=learned.TrainConfig().batch, crop=crop, seed=0) for m in models]
+
+
+def _adapted(models, tuning):
+    """``models`` with the two adapted kinds added: fine-tuned with and without labels."""
+    target = tuning.settings["learned"]["target"]
+    return {**models, "learned_finetuned": _fine_tuned(models["learned"], target),
+            "learned_selfsup": _fine_tuned(models["learned"], target, labels=False)}
+
+
+def tune_real(models: dict | None = None, *, progress: bool = True) -> RealTuning:
+    """Every choice about real data, made on the validation pairs (cached).
+
+    The classical methods run coordinate descent over the scale and their grids; each learned
+    model kind picks its scale (on the mean over its seeds). The fine-tuned model, which learns
+    from the validation pairs, keeps the scale its synthetic-only model picked.
+
+    Parameters
+    ----------
+    models : dict or None
+        `real_models`' output; None trains or loads it.
+    progress : bool
+        Show progress bars while training.
+
+    Returns
+    -------
+    RealTuning
+    """
+    models = real_models(progress=progress) if models is None else models
+    digest = cache.array_digest(*[t.detach().numpy() for kind in LEARNED_KINDS
+                                  for m in models[kind] for t in m.net.state_dict().values()])
+    path = cache.directory() / "real-tuning-{}.json".format(cache.cache_key(
+        real.REAL_SPLITS, SCALE_TARGETS, PIPELINE_GRID, STEREO_GRID, digest,
+        cache.source_digest([__file__, real.__file__])))
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        return RealTuning(saved["settings"], saved["tried"])
+    tried = []
+    targets = {(None, "target"): SCALE_TARGETS}
+    start = {"target": SCALE_TARGETS[1],
+             "pipeline": {name: values[0] for name, values in PIPELINE_GRID.items()}}
+    pipeline = _descend("classical", {**targets, **{("pipeline", name): values for name, values
+                                                    in PIPELINE_GRID.items()}}, start, tried)
+    stereo = _descend("motion_stereo", {**targets, **{("stereo", name): values for name, values
+                                                      in STEREO_GRID.items()}},
+                      {**pipeline, "stereo": {n: v[0] for n, v in STEREO_GRID.items()}}, tried)
+    settings = {"classical": pipeline, "motion_stereo": stereo, "constant": {}}
+    for kind in LEARNED_KINDS:
+        settings[kind] = _descend(kind, targets, {"target": SCALE_TARGETS[1]}, tried,
+                                  models[kind])
+    # Fine-tuned on the validation pairs, they cannot choose on them: they keep their model's
+    # scale.
+    settings["learned_finetuned"] = settings["learned_selfsup"] = dict(settings["learned"])
+    cache.write_atomic(path, lambda target: target.write_text(
+        json.dumps({"settings": settings, "tried": tried})))
+    return RealTuning(settings, tried)
+
+
+@dataclasses.dataclass(frozen=True)
+class RealStudy:
+    """The methods on the real test pairs.
+
+    Attributes
+    ----------
+    pairs : tuple of str
+        The test pairs, in order.
+    scores : dict
+        Method to metric (``"absrel"``, ``"delta1"``, ``"bad1"``) to an (S, n) array: S seeds
+        (1 for the untrained methods) by n pairs.
+    tuning : RealTuning
+        The choices made on the validation pairs.
+    seeds : tuple of int
+        The learned models' training seeds.
+    n_scenes : int
+        Their training scenes.
+    synthetic : dict
+        Learned kind to metric to an (S, 500) array: each model's scores on the test scenes
+        of the world it was trained in.
+    """
+
+    pairs: tuple
+    scores: dict
+    tuning: RealTuning
+    seeds: tuple
+    n_scenes: int
+    synthetic: dict
+
+    def mean(self, method: str, metric: str = "absrel") -> float:
+        """Mean over seeds and pairs."""
+        return float(np.mean(self.scores[method][metric]))
+
+    def ci(self, method: str, metric: str = "absrel", other: str | None = None) -> list:
+        """95% interval of the mean (of ``method`` minus ``other`` with ``other``), resampling
+        the pairs and, independently, the seeds."""
+        values = np.asarray(self.scores[method][metric], float)
+        if other is not None:
+            values = values - np.asarray(self.scores[other][metric], float)
+        return interval(bootstrap_means(values, resample(len(self.pairs))))
+
+    def wins(self, method: str, other: str, metric: str = "absrel") -> int:
+        """Test pairs on which ``method``'s seed mean is better than ``other``'s."""
+        a, b = (np.mean(self.scores[m][metric], 0) for m in (method, other))
+        return int(np.sum(a > b if metrics.SCENE_METRICS[metric] else a < b))
+
+    def to_json(self) -> dict:
+        methods = {}
+        for method in self.scores:
+            entry = {"description": REAL_METHODS[method],
+                     "settings": self.tuning.settings[method]}
+            for metric in _METRICS:
+                entry[metric] = {"mean": self.mean(method, metric),
+                                 "ci": self.ci(method, metric),
+                                 "per_pair": dict(zip(self.pairs, np.mean(
+                                     self.scores[method][metric], 0).tolist()))}
+            methods[method] = entry
+        learned_kinds = [m for m in self.scores if m.startswith("learned")]
+        gaps = {f"{a} - {b}": {"mean": self.mean(a) - self.mean(b), "ci": self.ci(a, other=b),
+                               "pairs_better": self.wins(a, b)}
+                for a in learned_kinds for b in self.scores if b != a}
+        synthetic = {kind: {metric: {"mean": float(np.mean(values)),
+                                     "ci": interval(bootstrap_means(values, resample(
+                                         values.shape[1])))}
+                            for metric, values in by_metric.items()}
+                     for kind, by_metric in self.synthetic.items()}
+        return {"synthetic_test_scenes": synthetic, "pairs": list(self.pairs),
+                "validation_pairs": list(real.REAL_SPLITS["validation"]),
+                "seeds": list(self.seeds), "n_scenes": self.n_scenes, "metric_gaps": "absrel",
+                "methods": methods, "gaps": gaps}
+
+
+def real_study(*, seeds=REAL_SEEDS, progress: bool = True) -> RealStudy:
+    """Every method of `REAL_METHODS` on the real test pairs, with the choices `tune_real`
+    made on the validation pairs.
+
+    Parameters
+    ----------
+    seeds : sequence of int
+        Training seeds of the learned models.
+    progress : bool
+        Show progress bars while training.
+
+    Returns
+    -------
+    RealStudy
+    """
+    seeds = tuple(seeds)
+    models = real_models(seeds=seeds, progress=progress)
+    tuning = tune_real(models, progress=progress)
+    models = _adapted(models, tuning)
+    pairs = real.REAL_SPLITS["test"]
+    scores = {}
+    for method in REAL_METHODS:
+        runs = [[m] for m in models[method]] if method in models else [()]
+        per_run = [[_scores(_depth(method, tuning.settings[method], _report_pair(name), run),
+                            _report_pair(name)) for name in pairs] for run in runs]
+        scores[method] = {metric: np.array([[s[metric] for s in run] for run in per_run])
+                          for metric in _METRICS}
+    synthetic = {kind: {metric: np.array([r["scores"][metric] for r in
+                                          _records(kind, seeds, REAL_SIZE, False)])
+                        for metric in _METRICS} for kind in LEARNED_KINDS}
+    return RealStudy(pairs, scores, tuning, seeds, REAL_SIZE, synthetic)
+
+
+def score_pair(frame0: np.ndarray, frame1: np.ndarray, disparity: np.ndarray, *,
+               known: np.ndarray | None = None) -> dict:
+    """Every method's scores on one rectified stereo pair with ground truth, as the book
+    scores its real test pairs.
+
+    The pair is brought to the report scale (its largest known disparity to
+    ``max(SCALE_TARGETS)`` px, never enlarged). Each method reads it at the scale it chose on
+    the validation pairs, with the parameters it was tuned with there (`tune_real`), and the
+    learned ones average their seeds' depth maps (`real_models`, trained if not cached).
+
+    Parameters
+    ----------
+    frame0, frame1 : (H, W) arrays
+        The left and right grey frames, uint8 or float in [0, 1], rectified and sharing one
+        principal point (a point at disparity ``d`` moves by ``-d`` in x).
+    disparity : (H, W) array
+        True disparity in pixels.
+    known : (H, W) bool array, optional
+        Pixels with ground truth; by default where ``disparity`` is finite and positive.
+
+    Returns
+    -------
+    dict
+        Method (`REAL_METHODS`) to ``{"absrel", "delta1", "bad1"}``: the bad-pixel rate is the
+        share of known pixels whose disparity, after median scaling, is off by more than 1 px
+        at the report scale.
+    """
+    pair = scaled_pair(real.make_pair(frame0, frame1, disparity, known=known, name="scored"),
+                       max(SCALE_TARGETS))
+    models = real_models(progress=False)
+    tuning = tune_real(models, progress=False)
+    models = _adapted(models, tuning)
+    return {method: _scores(_depth(method, tuning.settings[method], pair, models.get(method, ())),
+                            pair) for method in REAL_METHODS}
+
+
+#: Training-set sizes of the learning curve on real pairs: every other size of the crossover
+#: study's grid.
+REAL_CURVE_SIZES = CROSSOVER_SIZES[::2]
+
+
+@dataclasses.dataclass(frozen=True)
+class RealCurve(LearningCurve):
+    """The headline learned model's learning curve on the real test pairs, against the flat
+    lines of `real_study` (the classical methods and the constant); compared as
+    `CrossoverStudy` compares on synthetic scenes (`LearningCurve`: ``mean``, ``ci``, ``gap``,
+    ``crossover``).
+
+    Attributes
+    ----------
+    sizes : tuple of int
+        Training-set sizes (synthetic scenes).
+    seeds : tuple of int
+        Training seeds.
+    learned : dict
+        Metric to a list over sizes of (seeds, pairs) arrays: the test-pair scores.
+    study : RealStudy
+        The flat lines, as `real_study` scores them.
+    replicates : int
+        Bootstrap resamples of the pairs.
+    """
+
+    sizes: tuple
+    seeds: tuple
+    learned: dict
+    study: RealStudy
+    replicates: int = 1000
+
+    @property
+    def methods(self) -> dict:
+        return {m: self.study.scores[m] for m in ("classical", "motion_stereo", "constant")}
+
+    @functools.cached_property
+    def weights(self) -> np.ndarray:
+        """The pair resamples every comparison shares."""
+        return resample(len(self.study.pairs), self.replicates)
+
+    def to_json(self) -> dict:
+        return {"sizes": list(self.sizes), "seeds": list(self.seeds),
+                "pairs": list(self.study.pairs),
+                **{metric: {"mean": self.mean(metric).tolist(), "ci": self.ci(metric),
+                            "crossover": {other: self.crossover(metric, other).to_json()
+                                          for other in self.methods}}
+                   for metric in _METRICS}}
+
+
+def real_curve(*, sizes=REAL_CURVE_SIZES, seeds=REAL_SEEDS, progress: bool = True) -> RealCurve:
+    """The headline learned model (`REAL_WORLD`, `REAL_MODEL`) trained on ``sizes`` synthetic
+    scenes, scored on the real test pairs at the scale it chose on the validation pairs,
+    against `real_study`'s classical methods and constant.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Training-set sizes, increasing.
+    seeds : sequence of int
+        Training seeds.
+    progress : bool
+        Show progress bars while training.
+
+    Returns
+    -------
+    RealCurve
+    """
+    sizes = tuple(_checks.integer("sizes", n, 1, 10**6) for n in sizes)
+    if list(sizes) != sorted(set(sizes)) or len(sizes) < 2:
+        raise ValueError(f"sizes must be at least two increasing sizes, got {sizes}")
+    seeds = tuple(seeds)
+    study = real_study(seeds=seeds, progress=progress)
+    world_config, config, model_config = LEARNED_KINDS["learned"]
+    _train_runs([(world_config, n, s, False, config.steps) for n in sizes for s in seeds], config,
+                500, progress, "learned, real learning curve", model_config)
+    target = {"target": study.tuning.settings["learned"]["target"]}
+    scores = {metric: np.zeros((len(sizes), len(seeds), len(study.pairs))) for metric in _METRICS}
+    for i, n in enumerate(sizes):
+        for j, s in enumerate(seeds):
+            model = study_models([n], seed=s, world_config=world_config, config=config,
+                                 model_config=model_config, progress=False)[n]
+            for k, name in enumerate(study.pairs):
+                pair = _report_pair(name)
+                for metric, value in _scores(_depth("learned", target, pair, [model]),
+                                             pair).items():
+                    scores[metric][i, j, k] = value
+    return RealCurve(sizes, seeds, {metric: list(values) for metric, values in scores.items()},
+                     study)
+
+
+def pair_depths(name: str, *, seed_index: int = 0) -> tuple:
+    """One real pair at the report scale and every method's depth map on it, as `real_study`
+    computes them (the learned ones of the ``seed_index``-th seed of `REAL_SEEDS`), for figures.
+
+    Returns
+    -------
+    (real.RealPair, dict)
+        The pair, and method (`REAL_METHODS`) to its (H, W) depth map.
+    """
+    if name not in real.REAL_PAIRS:
+        raise ValueError(f"name must be one of {real.REAL_PAIRS}, got {name!r}")
+    seed_index = _checks.integer("seed_index", seed_index, 0, len(REAL_SEEDS) - 1)
+    models = real_models(progress=False)
+    tuning = tune_real(models, progress=False)
+    models = _adapted(models, tuning)
+    pair = _report_pair(name)
+    return pair, {method: _depth(method, tuning.settings[method], pair,
+                                 models[method][seed_index:seed_index + 1] if method in models
+                                 else ()) for method in REAL_METHODS}
+
+
+#: Labelled validation pairs the few-label curve fine-tunes on.
+LABEL_COUNTS = (0, 1, 2, 4, 7)
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelCurve:
+    """The headline learned model fine-tuned on k labelled validation pairs, scored on the
+    test pairs.
+
+    Attributes
+    ----------
+    counts : tuple of int
+        The k, labelled pairs fine-tuned on (0: synthetic scenes only).
+    order : tuple of str
+        The validation pairs in the order they are labelled (the first k are used).
+    scores : dict
+        Metric to a list over ``counts`` of (seeds, pairs) arrays.
+    study : RealStudy
+        The rest of the comparison, among it the fine-tuning without labels on all the
+        validation pairs' frames ("learned_selfsup").
+    """
+
+    counts: tuple
+    order: tuple
+    scores: dict
+    study: RealStudy
+
+    def mean(self, metric: str = "absrel") -> np.ndarray:
+        """Mean over seeds and pairs, per k."""
+        return np.array([np.mean(s) for s in self.scores[metric]])
+
+    def ci(self, metric: str = "absrel", other: str | None = None) -> list:
+        """95% intervals per k of the mean (minus ``other``'s, a method of `study`), resampling
+        pairs and seeds."""
+        weights = resample(len(self.study.pairs))
+        values = bootstrap_means(list(self.scores[metric]), weights)
+        if other is not None:
+            values = values - bootstrap_means(np.asarray(self.study.scores[other][metric]),
+                                              weights)
+        return np.array(interval(values)).T.tolist()
+
+
+def label_curve(*, counts=LABEL_COUNTS, progress: bool = True) -> LabelCurve:
+    """Few-label adaptation on real data: `real_study`'s headline models fine-tuned on the
+    first k validation pairs (in a fixed random order) with their labels, for each k of
+    ``counts``, with chapter 7's recipe, and scored on the test pairs.
+
+    Parameters
+    ----------
+    counts : sequence of int
+        Labelled pairs, from 0 to the number of validation pairs, increasing.
+    progress : bool
+        Show progress bars while training.
+
+    Returns
+    -------
+    LabelCurve
+    """
+    validation = real.REAL_SPLITS["validation"]
+    counts = tuple(_checks.integer("counts", k, 0, len(validation)) for k in counts)
+    if list(counts) != sorted(set(counts)):
+        raise ValueError(f"counts must increase, got {counts}")
+    study = real_study(progress=progress)
+    models = real_models(progress=False)["learned"]
+    target = study.tuning.settings["learned"]["target"]
+    order = tuple(validation[i] for i in np.random.default_rng(0).permutation(len(validation)))
+    scores = {metric: [] for metric in _METRICS}
+    for k in counts:
+        tuned = _fine_tuned(models, target, names=order[:k]) if k else models
+        per_seed = [[_scores(_depth("learned", {"target": target}, _report_pair(name), [m]),
+                             _report_pair(name)) for name in study.pairs] for m in tuned]
+        for metric in _METRICS:
+            scores[metric].append(np.array([[s[metric] for s in run] for run in per_seed]))
+    return LabelCurve(counts, order, scores, study)
