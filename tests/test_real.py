@@ -168,3 +168,32 @@ def test_fine_tuning_is_cached_by_model_pairs_and_settings(tiny_model, tmp_path,
     real.fine_tune(tiny_model, pairs, **{**settings, "seed": 1})
     real.fine_tune(tiny_model, [real.load_middlebury("tsukuba", scale=0.5)], **settings)
     assert len(list(tmp_path.glob("finetuned-*.pt"))) == 3
+
+
+def test_the_self_supervised_loss_is_lowest_at_the_true_disparity():
+    from depthlab import world
+    scenes = world.render_scenes(0, range(4), world.WORLDS["wide"])
+    frames = torch.from_numpy(np.stack([scenes.frame0, scenes.frame1], 1))
+    truth = torch.from_numpy(scenes.disparity[:, None])
+    losses = {factor: float(real.self_supervised_loss(frames, factor * truth, smoothness=0.0))
+              for factor in (0.0, 0.5, 1.0, 1.5)}
+    assert min(losses, key=losses.get) == 1.0, losses
+    # The smoothness term does not depend on the disparity's scale, and is zero for a constant.
+    flat = torch.full_like(truth, 3.0)
+    assert float(real.self_supervised_loss(frames, flat, smoothness=1.0)) == pytest.approx(
+        float(real.self_supervised_loss(frames, flat, smoothness=0.0)))
+
+
+def test_fine_tuning_without_labels_changes_the_model_and_checks_its_flags():
+    model = learned.train(8, config=learned.TrainConfig(steps=2, batch=2, crop=(32, 48)),
+                          progress=False)
+    pair = real.load_middlebury("tsukuba", scale=0.5)
+    tuned = real.fine_tune(model, [pair], steps=2, batch=2, crop=(32, 48), labels=False,
+                           cached=False)
+    assert tuned.losses.shape == (2,) and np.isfinite(tuned.losses).all()
+    before, after = (next(m.net.parameters()).detach().clone() for m in (model, tuned))
+    assert not torch.equal(before, after)
+    with pytest.raises(TypeError, match="labels"):
+        real.fine_tune(model, [pair], steps=2, labels="no", cached=False)
+    with pytest.raises(ValueError, match="smoothness"):
+        real.fine_tune(model, [pair], steps=2, labels=False, smoothness=-1.0, cached=False)

@@ -13,8 +13,10 @@ share one principal point (the 2014 pairs were shifted to one when they were mad
 Motorcycle is here), so the flow is ``-d`` in x; their depth is relative, ``1 / d``, which is
 all the book's scale-free metrics need. `load_real` reads any of the 21 by name (`REAL_PAIRS`),
 and `REAL_SPLITS` divides them into validation pairs, on which every choice about real data is
-made, and test pairs, on which every number about real data is reported. `fine_tune` adapts a trained network to a few real pairs,
-whose ground truth has holes (`masked_scale_invariant_loss`).
+made, and test pairs, on which every number about real data is reported. `make_pair` builds a
+pair from any rectified frames and disparity. `fine_tune` adapts a trained network to a few
+real pairs, with their ground truth, which has holes (`masked_scale_invariant_loss`), or from
+their frames alone (`self_supervised_loss`).
 """
 from __future__ import annotations
 

@@ -79,7 +79,19 @@ _STEREO_RANGE = 32  # covers every disparity at max(SCALE_TARGETS)
 
 def scaled_pair(pair: real.RealPair, target: float) -> real.RealPair:
     """``pair`` downscaled so that its largest known disparity is ``target`` pixels (never
-    enlarged)."""
+    enlarged).
+
+    Parameters
+    ----------
+    pair : real.RealPair
+    target : float
+        The largest disparity, in pixels, at least 1.
+
+    Returns
+    -------
+    real.RealPair
+        ``pair`` itself if its largest disparity is at most ``target`` already.
+    """
     if not isinstance(pair, real.RealPair):
         raise TypeError(f"pair must be a real.RealPair, got {type(pair).__name__}")
     target = _checks.number("target", target, 1.0, 1000.0)
@@ -520,6 +532,13 @@ def real_curve(*, sizes=REAL_CURVE_SIZES, seeds=REAL_SEEDS, progress: bool = Tru
 def pair_depths(name: str, *, seed_index: int = 0) -> tuple:
     """One real pair at the report scale and every method's depth map on it, as `real_study`
     computes them (the learned ones of the ``seed_index``-th seed of `REAL_SEEDS`), for figures.
+
+    Parameters
+    ----------
+    name : str
+        One of `real.REAL_PAIRS`.
+    seed_index : int
+        Which seed's learned models, from 0.
 
     Returns
     -------

@@ -3,14 +3,12 @@
 
 Usage
 -----
-    python make.py --middlebury-0103 DIR --middlebury-2005 DIR [--middlebury-ddl DIR] [--kitti2012 DIR]
+    python make.py --middlebury-0103 DIR --middlebury-2005 DIR [--middlebury-ddl DIR]
                    [--out DIR] [--pairs NAME ...]
 
 As run for this folder:
     python make.py --middlebury-0103 SRC1/testdata --middlebury-2005 SRC2/samples/data/middlebury2005_dataset_ex \
         --middlebury-ddl SRC4
-    python make.py --middlebury-0103 SRC1/testdata --middlebury-2005 SRC2/samples/data/middlebury2005_dataset_ex \
-        --kitti2012 SRC3/stereo/kitti --pairs kitti2012_000070 --out optional_noncommercial
 
 DIR arguments (the originals, unmodified, as taken from the repositories named in README.md):
 
@@ -28,9 +26,6 @@ DIR arguments (the originals, unmodified, as taken from the repositories named i
                     and MiddEval3GT/trainingQ/<Scene>/{disp0GT.pfm,mask0nocc.png} (Middlebury 2014 /
                     MiddEval3 quarter-size training data). Only the files named in PAIRS, NONOCC_MASKS and
                     RECORDED are read; optional (pairs from it are skipped without it)
---kitti2012         a folder holding image_0/000070_10.png, image_1/000070_10.png,
-                    disp_occ/000070_10.png (todavis/stereo-correspondence, folder stereo/kitti/)
-                    optional; CC BY-NC-SA 3.0, see README.md
 
 For every pair it writes <out>/<name>/left.png, right.png (8-bit grey) and disparity.png
 (16-bit, disparity in pixels at the stored scale times 256, 0 = unknown), and prints and
@@ -44,8 +39,7 @@ Processing
   flipped to top-down order, disparity = value / 1 in pixels at that resolution, and
   non-finite values (inf) = unknown.
 * Trailing rows/columns are cut so that the size is a multiple of the integer factor f (the
-  cut is at the right/bottom, so x coordinates and disparities are unchanged); KITTI is also
-  cropped to a window (see PAIRS) before downsizing.
+  cut is at the right/bottom, so x coordinates and disparities are unchanged).
 * Images: colour -> float, area averaging by f (cv2.INTER_AREA, exact f x f block means),
   then converted to grey (cv2.COLOR_BGR2GRAY weights) and rounded to uint8.
 * Disparity: block mean of the f x f source disparities divided by f; a stored pixel is
@@ -65,31 +59,27 @@ import os
 import cv2
 import numpy as np
 
-# name: (source key, left, right, gt, gt kind, gt scale, factor f, crop (y0, y1, x0, x1) or None)
+# name: (source key, left, right, gt, gt kind, gt scale, factor f)
 PAIRS = {
-    "tsukuba": ("middlebury-0103", "tsukuba/im3.png", "tsukuba/im4.png", "tsukuba/disp3.pgm", "png8", 16, 2, None),
-    "venus": ("middlebury-0103", "venus/im2.png", "venus/im6.png", "venus/disp2.pgm", "png8", 8, 2, None),
-    "cones": ("middlebury-0103", "cones/im2.png", "cones/im6.png", "cones/disp2.png", "png8", 4, 2, None),
-    "teddy": ("middlebury-0103", "teddy/im2.png", "teddy/im6.png", "teddy/disp2.png", "png8", 4, 2, None),
-    "art": ("middlebury-2005", "art/view1.png", "art/view5.png", "art/disp1.png", "png8", 3, 2, None),
-    "dolls": ("middlebury-2005", "dolls/view1.png", "dolls/view5.png", "dolls/disp1.png", "png8", 3, 2, None),
-    # KITTI 2012 training pair 000070 (grey cameras); lower-middle window, where the LiDAR
-    # ground truth is, then halved.
-    "kitti2012_000070": ("kitti2012", "image_0/000070_10.png", "image_1/000070_10.png",
-                         "disp_occ/000070_10.png", "kitti16", 256, 2, (176, 376, 370, 870)),
+    "tsukuba": ("middlebury-0103", "tsukuba/im3.png", "tsukuba/im4.png", "tsukuba/disp3.pgm", "png8", 16, 2),
+    "venus": ("middlebury-0103", "venus/im2.png", "venus/im6.png", "venus/disp2.pgm", "png8", 8, 2),
+    "cones": ("middlebury-0103", "cones/im2.png", "cones/im6.png", "cones/disp2.png", "png8", 4, 2),
+    "teddy": ("middlebury-0103", "teddy/im2.png", "teddy/im6.png", "teddy/disp2.png", "png8", 4, 2),
+    "art": ("middlebury-2005", "art/view1.png", "art/view5.png", "art/disp1.png", "png8", 3, 2),
+    "dolls": ("middlebury-2005", "dolls/view1.png", "dolls/view5.png", "dolls/disp1.png", "png8", 3, 2),
     # Middlebury 2001 (scale 8 like venus), from Homay0118/DDL_demo.
-    "sawtooth": ("middlebury-ddl", "MiddEval2/sawtooth/im2.ppm", "MiddEval2/sawtooth/im6.ppm", "MiddEval2/sawtooth/disp2.pgm", "png8", 8, 2, None),
-    "barn1": ("middlebury-ddl", "MiddEval2/barn1/im2.ppm", "MiddEval2/barn1/im6.ppm", "MiddEval2/barn1/disp2.pgm", "png8", 8, 2, None),
-    "barn2": ("middlebury-ddl", "MiddEval2/barn2/im2.ppm", "MiddEval2/barn2/im6.ppm", "MiddEval2/barn2/disp2.pgm", "png8", 8, 2, None),
-    "poster": ("middlebury-ddl", "MiddEval2/poster/im2.ppm", "MiddEval2/poster/im6.ppm", "MiddEval2/poster/disp2.pgm", "png8", 8, 2, None),
+    "sawtooth": ("middlebury-ddl", "MiddEval2/sawtooth/im2.ppm", "MiddEval2/sawtooth/im6.ppm", "MiddEval2/sawtooth/disp2.pgm", "png8", 8, 2),
+    "barn1": ("middlebury-ddl", "MiddEval2/barn1/im2.ppm", "MiddEval2/barn1/im6.ppm", "MiddEval2/barn1/disp2.pgm", "png8", 8, 2),
+    "barn2": ("middlebury-ddl", "MiddEval2/barn2/im2.ppm", "MiddEval2/barn2/im6.ppm", "MiddEval2/barn2/disp2.pgm", "png8", 8, 2),
+    "poster": ("middlebury-ddl", "MiddEval2/poster/im2.ppm", "MiddEval2/poster/im6.ppm", "MiddEval2/poster/disp2.pgm", "png8", 8, 2),
     # Middlebury 2005, third size (scale 3 like art/dolls).
-    "laundry": ("middlebury-ddl", "MiddEval2/Laundry/view1.png", "MiddEval2/Laundry/view5.png", "MiddEval2/Laundry/disp1.png", "png8", 3, 2, None),
-    "moebius": ("middlebury-ddl", "MiddEval2/Moebius/view1.png", "MiddEval2/Moebius/view5.png", "MiddEval2/Moebius/disp1.png", "png8", 3, 2, None),
+    "laundry": ("middlebury-ddl", "MiddEval2/Laundry/view1.png", "MiddEval2/Laundry/view5.png", "MiddEval2/Laundry/disp1.png", "png8", 3, 2),
+    "moebius": ("middlebury-ddl", "MiddEval2/Moebius/view1.png", "MiddEval2/Moebius/view5.png", "MiddEval2/Moebius/disp1.png", "png8", 3, 2),
 }
 # Middlebury 2014 (MiddEval3 trainingQ, quarter size), float PFM ground truth, reduced by 3.
 for _scene in ("Adirondack", "Piano", "Pipes", "Playroom", "Playtable", "Recycle", "Shelves", "Vintage"):
     PAIRS[_scene.lower()] = ("middlebury-ddl", f"MiddEval3/trainingQ/{_scene}/im0.png", f"MiddEval3/trainingQ/{_scene}/im1.png",
-                             f"MiddEval3GT/trainingQ/{_scene}/disp0GT.pfm", "pfm", 1, 3, None)
+                             f"MiddEval3GT/trainingQ/{_scene}/disp0GT.pfm", "pfm", 1, 3)
 
 # Non-occlusion masks (255 = visible in both views) used only for an extra warp check in stats.json.
 NONOCC_MASKS = {PAIRS[n][3].split("/")[2].lower(): PAIRS[n][3].replace("disp0GT.pfm", "mask0nocc.png")
@@ -139,8 +129,6 @@ def read_gt(path: str, kind: str, scale: float):
         raw = raw[..., 0]
     if kind == "png8" and raw.dtype != np.uint8:
         raise ValueError(f"{path}: expected 8-bit ground truth, got {raw.dtype}")
-    if kind == "kitti16" and raw.dtype != np.uint16:
-        raise ValueError(f"{path}: expected 16-bit ground truth, got {raw.dtype}")
     valid = raw > 0
     disp = np.where(valid, raw.astype(np.float64) / scale, 0.0)
     return raw, disp, valid
@@ -176,7 +164,7 @@ def block_mean(a: np.ndarray, f: int) -> np.ndarray:
 
 
 def make_pair(name: str, root: str, out: str) -> dict:
-    _, lp, rp, gp, kind, scale, f, crop = PAIRS[name]
+    _, lp, rp, gp, kind, scale, f = PAIRS[name]
     paths = {k: os.path.join(root, p) for k, p in (("left", lp), ("right", rp), ("gt", gp))}
     left = cv2.imread(paths["left"], cv2.IMREAD_UNCHANGED).astype(np.float64)
     right = cv2.imread(paths["right"], cv2.IMREAD_UNCHANGED).astype(np.float64)
@@ -214,10 +202,6 @@ def make_pair(name: str, root: str, out: str) -> dict:
                                borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
         disp = np.where(valid, disp + doffs, 0.0)
 
-    if crop is not None:
-        y0, y1, x0, x1 = crop
-        left, right, disp, valid = left[y0:y1, x0:x1], right[y0:y1, x0:x1], disp[y0:y1, x0:x1], valid[y0:y1, x0:x1]
-        # NB: a horizontal crop of both images by the same window keeps x_left - x_right.
     h, w = valid.shape
     h, w = h - h % f, w - w % f
     left, right, disp, valid = left[:h, :w], right[:h, :w], disp[:h, :w], valid[:h, :w]
@@ -253,14 +237,13 @@ def make_pair(name: str, root: str, out: str) -> dict:
         "gt_decoding": f"disparity = value / {scale:g}, value 0 = unknown ({kind})",
         "doffs_original_px": doffs,
         "original_size_wh": [orig_shape[1], orig_shape[0]],
-        "crop_yyxx": list(crop) if crop else None,
         "downsize_factor": f,
         "stored_size_wh": [int(D.shape[1]), int(D.shape[0])],
         "stored_bytes": size,
         "disparity_px_stored_scale": {"min": float(known.min()), "max": float(known.max()),
                                       "median": float(np.median(known))},
         "gt_fraction_stored": float(V.mean()),
-        "gt_fraction_original": float(valid.mean()) if crop is None else float(raw.astype(bool).mean()),
+        "gt_fraction_original": float(valid.mean()),
         "warp_check_original": {"mae_gt": e_orig[0], "median_ae_gt": e_orig[1], "mae_zero_disp": e_orig[2],
                                 "mae_wrong_sign": e_flip, "pixels": e_orig[3]},
         "warp_check_stored": {"mae_gt": e_small[0], "median_ae_gt": e_small[1], "mae_zero_disp": e_small[2],
@@ -279,12 +262,11 @@ def main():
     ap.add_argument("--middlebury-0103", required=True)
     ap.add_argument("--middlebury-2005", required=True)
     ap.add_argument("--middlebury-ddl", default=None)
-    ap.add_argument("--kitti2012", default=None)
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
     ap.add_argument("--pairs", nargs="*", default=None, help="only these pair names (default: all with a source)")
     args = ap.parse_args()
     roots = {"middlebury-0103": args.middlebury_0103, "middlebury-2005": args.middlebury_2005,
-             "middlebury-ddl": args.middlebury_ddl, "kitti2012": args.kitti2012}
+             "middlebury-ddl": args.middlebury_ddl}
     stats = []
     for name, spec in PAIRS.items():
         if args.pairs is not None and name not in args.pairs:
