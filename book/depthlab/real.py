@@ -34,8 +34,9 @@ from skimage import color, data
 
 from . import _checks, cache, learned
 
-__all__ = ["MIDDLEBURY", "REAL_PAIRS", "REAL_SPLITS", "RealPair", "fine_tune", "load_middlebury", "make_pair",
-           "load_motorcycle", "load_real", "masked_scale_invariant_loss", "self_supervised_loss"]
+__all__ = ["MIDDLEBURY", "REAL_PAIRS", "REAL_SPLITS", "RealPair", "fine_tune", "load_middlebury",
+           "load_motorcycle", "load_real", "make_pair", "masked_scale_invariant_loss",
+           "self_supervised_loss"]
 
 #: The Middlebury pairs that ship with the package, by dataset year: 2001, 2003, 2005, 2014.
 MIDDLEBURY = ("tsukuba", "venus", "sawtooth", "barn1", "barn2", "poster",

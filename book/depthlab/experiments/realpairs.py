@@ -29,10 +29,10 @@ from .comparison import (CROSSOVER_CONFIG, CROSSOVER_SIZES, PIPELINE_GRID, STERE
                          LearningCurve, _train_runs, study_models)
 from .curves import bootstrap_means, interval, resample
 
-__all__ = ["LEARNED_KINDS", "REAL_CONFIG", "REAL_CURVE_SIZES", "REAL_METHODS", "REAL_MODEL",
-           "REAL_SEEDS", "REAL_SIZE", "REAL_WORLD", "SCALE_TARGETS", "RealCurve", "RealStudy",
-           "RealTuning", "LABEL_COUNTS", "LabelCurve", "label_curve", "pair_depths", "real_curve", "real_models", "real_study", "scaled_pair",
-           "score_pair", "tune_real"]
+__all__ = ["LABEL_COUNTS", "LEARNED_KINDS", "REAL_CONFIG", "REAL_CURVE_SIZES", "REAL_METHODS",
+           "REAL_MODEL", "REAL_SEEDS", "REAL_SIZE", "REAL_WORLD", "SCALE_TARGETS", "LabelCurve",
+           "RealCurve", "RealStudy", "RealTuning", "label_curve", "pair_depths", "real_curve",
+           "real_models", "real_study", "scaled_pair", "score_pair", "tune_real"]
 
 #: The world the learned model for real pairs is trained in (`world.WORLDS`), the one whose
 #: models did best on the validation pairs.
@@ -242,11 +242,15 @@ def _fine_tuned(models, target, labels=True, names=real.REAL_SPLITS["validation"
                            batch=learned.TrainConfig().batch, crop=crop, seed=0) for m in models]
 
 
-def _adapted(models, tuning):
-    """``models`` with the two adapted kinds added: fine-tuned with and without labels."""
+def _tuned_models(seeds=REAL_SEEDS, progress=False):
+    """Every learned kind's models for ``seeds`` (trained if not cached), the choices made on
+    the validation pairs, and the two adapted kinds added: fine-tuned with and without labels.
+    Returns (models by kind, `RealTuning`)."""
+    models = real_models(seeds=seeds, progress=progress)
+    tuning = tune_real(models, progress=progress)
     target = tuning.settings["learned"]["target"]
     return {**models, "learned_finetuned": _fine_tuned(models["learned"], target),
-            "learned_selfsup": _fine_tuned(models["learned"], target, labels=False)}
+            "learned_selfsup": _fine_tuned(models["learned"], target, labels=False)}, tuning
 
 
 def tune_real(models: dict | None = None, *, progress: bool = True) -> RealTuning:
@@ -385,9 +389,7 @@ def real_study(*, seeds=REAL_SEEDS, progress: bool = True) -> RealStudy:
     RealStudy
     """
     seeds = tuple(seeds)
-    models = real_models(seeds=seeds, progress=progress)
-    tuning = tune_real(models, progress=progress)
-    models = _adapted(models, tuning)
+    models, tuning = _tuned_models(seeds, progress)
     pairs = real.REAL_SPLITS["test"]
     scores = {}
     for method in REAL_METHODS:
@@ -431,9 +433,7 @@ def score_pair(frame0: np.ndarray, frame1: np.ndarray, disparity: np.ndarray, *,
     """
     pair = scaled_pair(real.make_pair(frame0, frame1, disparity, known=known, name="scored"),
                        max(SCALE_TARGETS))
-    models = real_models(progress=False)
-    tuning = tune_real(models, progress=False)
-    models = _adapted(models, tuning)
+    models, tuning = _tuned_models()
     return {method: _scores(_depth(method, tuning.settings[method], pair, models.get(method, ())),
                             pair) for method in REAL_METHODS}
 
@@ -460,6 +460,9 @@ class RealCurve(LearningCurve):
         Metric to a list over sizes of (seeds, pairs) arrays: the test-pair scores.
     study : RealStudy
         The flat lines, as `real_study` scores them.
+    steps, seconds : list
+        Per size, each seed's training steps (early stopping ends them below the cap) and
+        wall time of its training loop.
     replicates : int
         Bootstrap resamples of the pairs.
     """
@@ -468,6 +471,8 @@ class RealCurve(LearningCurve):
     seeds: tuple
     learned: dict
     study: RealStudy
+    steps: list
+    seconds: list
     replicates: int = 1000
 
     @property
@@ -481,7 +486,7 @@ class RealCurve(LearningCurve):
 
     def to_json(self) -> dict:
         return {"sizes": list(self.sizes), "seeds": list(self.seeds),
-                "pairs": list(self.study.pairs),
+                "pairs": list(self.study.pairs), "steps": self.steps, "seconds": self.seconds,
                 **{metric: {"mean": self.mean(metric).tolist(), "ci": self.ci(metric),
                             "crossover": {other: self.crossover(metric, other).to_json()
                                           for other in self.methods}}
@@ -512,8 +517,9 @@ def real_curve(*, sizes=REAL_CURVE_SIZES, seeds=REAL_SEEDS, progress: bool = Tru
     seeds = tuple(seeds)
     study = real_study(seeds=seeds, progress=progress)
     world_config, config, model_config = LEARNED_KINDS["learned"]
-    _train_runs([(world_config, n, s, False, config.steps) for n in sizes for s in seeds], config,
-                500, progress, "learned, real learning curve", model_config)
+    runs = {(n, s): (world_config, n, s, False, config.steps) for n in sizes for s in seeds}
+    records, _ = _train_runs(list(runs.values()), config, 500, progress,
+                             "learned, real learning curve", model_config)
     target = {"target": study.tuning.settings["learned"]["target"]}
     scores = {metric: np.zeros((len(sizes), len(seeds), len(study.pairs))) for metric in _METRICS}
     for i, n in enumerate(sizes):
@@ -525,8 +531,10 @@ def real_curve(*, sizes=REAL_CURVE_SIZES, seeds=REAL_SEEDS, progress: bool = Tru
                 for metric, value in _scores(_depth("learned", target, pair, [model]),
                                              pair).items():
                     scores[metric][i, j, k] = value
+    steps, seconds = ([[records[runs[n, s]][key] for s in seeds] for n in sizes]
+                      for key in ("steps", "seconds"))
     return RealCurve(sizes, seeds, {metric: list(values) for metric, values in scores.items()},
-                     study)
+                     study, steps, seconds)
 
 
 def pair_depths(name: str, *, seed_index: int = 0) -> tuple:
@@ -548,9 +556,7 @@ def pair_depths(name: str, *, seed_index: int = 0) -> tuple:
     if name not in real.REAL_PAIRS:
         raise ValueError(f"name must be one of {real.REAL_PAIRS}, got {name!r}")
     seed_index = _checks.integer("seed_index", seed_index, 0, len(REAL_SEEDS) - 1)
-    models = real_models(progress=False)
-    tuning = tune_real(models, progress=False)
-    models = _adapted(models, tuning)
+    models, tuning = _tuned_models()
     pair = _report_pair(name)
     return pair, {method: _depth(method, tuning.settings[method], pair,
                                  models[method][seed_index:seed_index + 1] if method in models
