@@ -60,14 +60,15 @@ def test_the_splits_are_disjoint_and_cover_every_pair():
 
 def _fake_study():
     pairs = ("venus", "cones", "art")
-    scores = {m: {metric: np.full((2 if m.startswith("learned") else 1, 3), value)
+    scores = {m: {metric: np.full((2 if m.startswith("learned") and m not in realpairs.ABLATIONS
+                                   else 1, 3), value)
                   for metric, value in (("absrel", 0.1 * (k + 1)), ("delta1", 0.5),
                                         ("bad1", 0.2))}
               for k, m in enumerate(realpairs.REAL_METHODS)}
     settings = {m: {"target": 20.0} for m in realpairs.REAL_METHODS}
     synthetic = {kind: {metric: np.full((2, 4), 0.2) for metric in ("absrel", "delta1", "bad1")}
                  for kind in realpairs.LEARNED_KINDS}
-    return realpairs.RealStudy(pairs, scores, realpairs.RealTuning(settings, []), (0, 1), 64,
+    return realpairs.RealStudy(pairs, scores, realpairs.RealTuning(settings, [], {}), (0, 1), 64,
                                synthetic)
 
 
@@ -87,6 +88,23 @@ def test_the_real_command_prints_the_study_as_json(monkeypatch, capsys):
     assert out["synthetic_test_scenes"]["learned_2d"]["absrel"]["mean"] == pytest.approx(0.2)
     assert experiments.main(["real", "--seeds", "2"]) == 0
     assert "3 real test pairs" in capsys.readouterr().out
+
+
+def test_ablations_are_compared_on_the_seeds_both_trained_on():
+    study = _fake_study()
+    # the headline model's second seed is far off; an ablation has the first seed only
+    study.scores["learned"]["absrel"] = np.array([[0.2, 0.2, 0.2], [0.9, 0.9, 0.9]])
+    study.scores["learned_lighting"]["absrel"] = np.array([[0.3, 0.3, 0.3]])
+    assert study.ci("learned_lighting", other="learned") == pytest.approx([0.1, 0.1])
+    assert study.wins("learned", "learned_lighting") == 3
+    # an untrained method's one row is compared with every seed
+    constant = study.scores["constant"]["absrel"][0, 0]
+    low, high = study.ci("learned", other="constant")
+    assert low == pytest.approx(0.2 - constant) and high == pytest.approx(0.9 - constant)
+    assert set(realpairs.ABLATIONS) < set(realpairs.LEARNED_KINDS)
+    assert not {"learned", "learned_2d", "learned_reference"} & set(realpairs.ABLATIONS)
+    assert realpairs._kind_seeds("learned_lighting", (0, 1, 2)) == (0,)
+    assert realpairs._kind_seeds("learned_2d", (0, 1, 2)) == (0, 1, 2)
 
 
 def test_score_pair_refuses_bad_input_before_any_training(monkeypatch):
@@ -118,7 +136,7 @@ def test_score_pair_scores_every_method_as_the_study_does(monkeypatch, tmp_path)
                 "learned_selfsup": {"target": 28.0}}
     monkeypatch.setattr(realpairs, "real_models", lambda **kwargs: models)
     monkeypatch.setattr(realpairs, "tune_real", lambda *args, **kwargs:
-                        realpairs.RealTuning(settings, []))
+                        realpairs.RealTuning(settings, [], {}))
     monkeypatch.setattr(realpairs, "_fine_tuned", lambda models, target, **kwargs: models)
     left, right, disparity = real._middlebury("cones")
     scores = experiments.score_pair(left, right, disparity)
@@ -148,5 +166,9 @@ def test_the_studies_refuse_bad_arguments_before_any_training(monkeypatch):
         experiments.label_curve(counts=(0, 99))
     with pytest.raises(ValueError, match="sizes"):
         experiments.real_curve(sizes=(64,))
+    with pytest.raises(ValueError, match="kind"):
+        experiments.real_curve(kind="learned_reference")
+    with pytest.raises(TypeError, match="seeds"):
+        experiments.real_curve(seeds=("0",))
     with pytest.raises(ValueError, match="name"):
         experiments.pair_depths("books")  # reserved for an independent check: not shipped

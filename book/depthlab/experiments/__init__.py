@@ -28,7 +28,7 @@ from .studies import (DATA_NOMINAL, DATA_UNIQUE, FEATURE_CONFIG, FEATURE_METRICS
                       FeatureCurve, Sweep, Throughput, data_study, evaluate_classical,
                       feature_curve, pipeline_scores, sweep, test_scenes, throughput,
                       train_models, trained_descriptor, trained_model)
-from .realpairs import (LABEL_COUNTS, LEARNED_KINDS, REAL_CONFIG, REAL_CURVE_SIZES, REAL_METHODS,
+from .realpairs import (ABLATIONS, LABEL_COUNTS, LEARNED_KINDS, REAL_CONFIG, REAL_CURVE_SIZES, REAL_METHODS,
                         REAL_MODEL, REAL_SEEDS, REAL_SIZE, REAL_WORLD, SCALE_TARGETS, LabelCurve,
                         RealCurve, RealStudy, RealTuning, label_curve, pair_depths, real_curve,
                         real_models, real_study, scaled_pair, score_pair, tune_real)
@@ -46,7 +46,7 @@ __all__ = ["CROSSOVER_CONFIG", "CROSSOVER_SIZES", "EARLY_STOPPING_SCENES", "MAP_
            "crossing", "data_study", "evaluate_classical", "feature_curve", "fit_power_law",
            "main", "pipeline_scores", "sweep", "test_scenes", "throughput", "train_models",
            "trained_descriptor", "trained_model",
-           "LABEL_COUNTS", "LEARNED_KINDS", "REAL_CONFIG", "REAL_CURVE_SIZES", "REAL_METHODS",
+           "ABLATIONS", "LABEL_COUNTS", "LEARNED_KINDS", "REAL_CONFIG", "REAL_CURVE_SIZES", "REAL_METHODS",
            "REAL_MODEL", "REAL_SEEDS", "REAL_SIZE", "REAL_WORLD", "SCALE_TARGETS", "LabelCurve",
            "RealCurve", "RealStudy", "RealTuning", "label_curve", "pair_depths", "real_curve",
            "real_models", "real_study", "scaled_pair", "score_pair", "tune_real"]

@@ -40,10 +40,32 @@ class CostModel:
         """Cost of one labelled training scene."""
         return self.collect + self.label
 
-    def learned_cost(self, n_scenes):
-        """Cost of ``n_scenes`` labelled scenes (copies and augmentations cost nothing)."""
-        return np.asarray(n_scenes, float) * self.per_scene
+    def learned_cost(self, n_scenes, validation: int = 0):
+        """Cost of ``n_scenes`` labelled training scenes (copies and augmentations cost
+        nothing) and of the ``validation`` labelled scenes the learned side's choices are made
+        on (early stopping, a recipe)."""
+        validation = _checks.integer("validation", validation, 0, 10**9)
+        return (np.asarray(n_scenes, float) + validation) * self.per_scene
 
-    def scenes(self, budget):
-        """Labelled scenes a budget buys."""
-        return np.asarray(budget, float) / self.per_scene
+    def classical_cost(self, validation: int = 0) -> float:
+        """Cost of the classical method: its engineering, and the ``validation`` labelled
+        scenes it is tuned on."""
+        validation = _checks.integer("validation", validation, 0, 10**9)
+        return self.engineering + validation * self.per_scene
+
+    def scenes(self, budget, validation: int = 0):
+        """Labelled training scenes a budget buys once ``validation`` labelled validation
+        scenes are paid for (negative if it cannot pay for them)."""
+        validation = _checks.integer("validation", validation, 0, 10**9)
+        return np.asarray(budget, float) / self.per_scene - validation
+
+    def label_break_even(self, n_scenes: float, *, learned_validation: int = 0,
+                         classical_validation: int = 0) -> float:
+        """The price of one label above which the classical method costs less than
+        ``n_scenes`` labelled training scenes, with each side's validation labels charged;
+        ``inf`` when the classical side needs at least as many labels, so that it costs more
+        at any price."""
+        n_scenes = _checks.number("n_scenes", n_scenes, 0.0)
+        extra = n_scenes + _checks.integer("learned_validation", learned_validation, 0, 10**9) \
+            - _checks.integer("classical_validation", classical_validation, 0, 10**9)
+        return float(self.engineering / extra - self.collect) if extra > 0 else float("inf")

@@ -29,7 +29,7 @@ from .comparison import (CROSSOVER_CONFIG, CROSSOVER_SIZES, PIPELINE_GRID, STERE
                          LearningCurve, _train_runs, study_models)
 from .curves import bootstrap_means, interval, resample
 
-__all__ = ["LABEL_COUNTS", "LEARNED_KINDS", "REAL_CONFIG", "REAL_CURVE_SIZES", "REAL_METHODS",
+__all__ = ["ABLATIONS", "LABEL_COUNTS", "LEARNED_KINDS", "REAL_CONFIG", "REAL_CURVE_SIZES", "REAL_METHODS",
            "REAL_MODEL", "REAL_SEEDS", "REAL_SIZE", "REAL_WORLD", "SCALE_TARGETS", "LabelCurve",
            "RealCurve", "RealStudy", "RealTuning", "label_curve", "pair_depths", "real_curve",
            "real_models", "real_study", "scaled_pair", "score_pair", "tune_real"]
@@ -44,16 +44,28 @@ REAL_MODEL = learned.ModelConfig(radius=16, search="epipolar")
 REAL_CONFIG = dataclasses.replace(CROSSOVER_CONFIG, flips=False)
 #: The learned models compared on real pairs: (world, recipe, architecture) by name. Besides
 #: the headline model: the same world with the crossover study's 2-D search (its two volumes
-#: reach 32 px too), the worlds with fewer knobs (`world.WORLDS`), and the crossover study's
-#: model itself.
+#: reach 32 px too), the other worlds of `world.WORLDS`, the wide world with one knob of
+#: domain randomization each (geometry: the randomized world's 2 to 8 occluders; photometry:
+#: its lighting change; texture: 40% of the surfaces nearly textureless instead of 15%, as
+#: walls and tables are in rooms), and the crossover study's model itself.
 LEARNED_KINDS = {
     "learned": (REAL_WORLD, REAL_CONFIG, REAL_MODEL),
     "learned_2d": (REAL_WORLD, REAL_CONFIG,
                    learned.ModelConfig.for_world(world.WORLDS["reference"])),
     "learned_rectified": (world.WORLDS["rectified"], REAL_CONFIG, REAL_MODEL),
+    "learned_occluders": (dataclasses.replace(REAL_WORLD, objects=world.WORLDS[
+        "randomized"].objects), REAL_CONFIG, REAL_MODEL),
+    "learned_lighting": (dataclasses.replace(REAL_WORLD, lighting_change=world.WORLDS[
+        "randomized"].lighting_change), REAL_CONFIG, REAL_MODEL),
+    "learned_textureless": (dataclasses.replace(REAL_WORLD, low_texture_share=0.4), REAL_CONFIG,
+                            REAL_MODEL),
     "learned_randomized": (world.WORLDS["randomized"], REAL_CONFIG, REAL_MODEL),
     "learned_reference": (world.WORLDS["reference"], CROSSOVER_CONFIG, None),
 }
+#: The world ablations (the kinds that change the headline model's world) train on the first
+#: seed only: one knob each, compared with the headline model's first seed.
+ABLATIONS = tuple(k for k in LEARNED_KINDS if k not in ("learned", "learned_2d",
+                                                         "learned_reference"))
 #: Training scenes of the headline model: the crossover study's largest size.
 REAL_SIZE = CROSSOVER_SIZES[-1]
 #: Training seeds, each with scenes of its own.
@@ -67,6 +79,10 @@ REAL_METHODS = {
     "learned_selfsup": "learned, fine-tuned on the validation pairs' frames without labels",
     "learned_2d": "learned, synthetic scenes only (wide world, 2-D search)",
     "learned_rectified": "learned, synthetic scenes only (rectified world, epipolar search)",
+    "learned_occluders": "learned, synthetic scenes only (wide world with occluders, epipolar)",
+    "learned_lighting": "learned, synthetic scenes only (wide world with lighting, epipolar)",
+    "learned_textureless": "learned, synthetic scenes only (wide world, more textureless, "
+                           "epipolar)",
     "learned_randomized": "learned, synthetic scenes only (randomized world, epipolar search)",
     "learned_reference": "learned, the crossover study's model (reference world, 2-D search)",
     "classical": "SIFT pipeline, tuned on the validation pairs",
@@ -74,6 +90,7 @@ REAL_METHODS = {
     "constant": "a constant depth",
 }
 _METRICS = ("absrel", "delta1", "bad1")
+_UNTRAINED = ("classical", "motion_stereo", "constant")
 _STEREO_RANGE = 32  # covers every disparity at max(SCALE_TARGETS)
 
 
@@ -147,10 +164,14 @@ class RealTuning:
         classical methods, ``{"target": px}`` for the learned ones.
     tried : list of dict
         Every setting tried: ``{"method", "settings", "absrel"}`` (the validation mean).
+    validation : dict
+        Learned kind to its AbsRel on the validation pairs at its settings: one list per seed,
+        one value per pair (in the order of ``real.REAL_SPLITS["validation"]``).
     """
 
     settings: dict
     tried: list
+    validation: dict
 
 
 def _validation_absrel(method, settings, models=()):
@@ -187,11 +208,17 @@ def _descend(method, grid, start, tried, models=()):
     return settings
 
 
+def _kind_seeds(kind, seeds):
+    """The seeds a kind trains on: all of ``seeds``, or the first for `ABLATIONS`."""
+    return tuple(seeds[:1]) if kind in ABLATIONS else tuple(seeds)
+
+
 def _records(kind, seeds, n_scenes, progress):
-    """Trains a kind's models for ``seeds`` in one batch of jobs (if not cached); returns their
-    records, with each model's scores on 500 test scenes of its own world."""
+    """Trains a kind's models (if not cached) for ``seeds`` (`_kind_seeds`) in one batch of
+    jobs; returns their records, with each model's scores on 500 test scenes of its own
+    world."""
     world_config, config, model_config = LEARNED_KINDS[kind]
-    runs = [(world_config, n_scenes, s, False, config.steps) for s in seeds]
+    runs = [(world_config, n_scenes, s, False, config.steps) for s in _kind_seeds(kind, seeds)]
     records, _ = _train_runs(runs, config, 500, progress, f"{kind}, for real pairs", model_config)
     return [records[run] for run in runs]
 
@@ -203,7 +230,7 @@ def real_models(*, seeds=REAL_SEEDS, n_scenes: int = REAL_SIZE, kinds=tuple(LEAR
     Parameters
     ----------
     seeds : sequence of int
-        Training seeds, each with scenes of its own.
+        Training seeds, each with scenes of its own (`ABLATIONS` take the first).
     n_scenes : int
         Training scenes.
     kinds : sequence of str
@@ -214,7 +241,7 @@ def real_models(*, seeds=REAL_SEEDS, n_scenes: int = REAL_SIZE, kinds=tuple(LEAR
     Returns
     -------
     dict
-        Kind to a list of `learned.DepthModel`, one per seed.
+        Kind to a list of `learned.DepthModel`, one per seed it trains on.
     """
     seeds = [_checks.integer("seeds", s, 0, 2**31) for s in seeds]
     n_scenes = _checks.integer("n_scenes", n_scenes, 1, 10**6)
@@ -226,7 +253,7 @@ def real_models(*, seeds=REAL_SEEDS, n_scenes: int = REAL_SIZE, kinds=tuple(LEAR
         _records(kind, seeds, n_scenes, progress)
     return {kind: [study_models([n_scenes], seed=s, world_config=LEARNED_KINDS[kind][0],
                                 config=LEARNED_KINDS[kind][1], model_config=LEARNED_KINDS[kind][2],
-                                progress=False)[n_scenes] for s in seeds]
+                                progress=False)[n_scenes] for s in _kind_seeds(kind, seeds)]
             for kind in kinds}
 
 
@@ -279,7 +306,7 @@ def tune_real(models: dict | None = None, *, progress: bool = True) -> RealTunin
         cache.source_digest([__file__, real.__file__])))
     if path.is_file():
         saved = json.loads(path.read_text())
-        return RealTuning(saved["settings"], saved["tried"])
+        return RealTuning(saved["settings"], saved["tried"], saved["validation"])
     tried = []
     targets = {(None, "target"): SCALE_TARGETS}
     start = {"target": SCALE_TARGETS[1],
@@ -296,9 +323,13 @@ def tune_real(models: dict | None = None, *, progress: bool = True) -> RealTunin
     # Fine-tuned on the validation pairs, they cannot choose on them: they keep their model's
     # scale.
     settings["learned_finetuned"] = settings["learned_selfsup"] = dict(settings["learned"])
+    validation = {kind: [[_scores(_depth(kind, settings[kind], _report_pair(name), [m]),
+                                  _report_pair(name))["absrel"]
+                          for name in real.REAL_SPLITS["validation"]] for m in models[kind]]
+                  for kind in LEARNED_KINDS}
     cache.write_atomic(path, lambda target: target.write_text(
-        json.dumps({"settings": settings, "tried": tried})))
-    return RealTuning(settings, tried)
+        json.dumps({"settings": settings, "tried": tried, "validation": validation})))
+    return RealTuning(settings, tried, validation)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -334,17 +365,28 @@ class RealStudy:
         """Mean over seeds and pairs."""
         return float(np.mean(self.scores[method][metric]))
 
+    def _paired(self, method, other, metric):
+        """The two methods' (seeds, pairs) scores, on the seeds both trained on when both are
+        trained (an ablation has the first seed only); an untrained method's one row is
+        compared with every seed."""
+        a, b = (np.asarray(self.scores[m][metric], float) for m in (method, other))
+        if method not in _UNTRAINED and other not in _UNTRAINED:
+            a, b = a[:len(b)], b[:len(a)]
+        return a, b
+
     def ci(self, method: str, metric: str = "absrel", other: str | None = None) -> list:
-        """95% interval of the mean (of ``method`` minus ``other`` with ``other``), resampling
-        the pairs and, independently, the seeds."""
+        """95% interval of the mean (of ``method`` minus ``other`` with ``other``, on their
+        common seeds), resampling the pairs and, independently, the seeds."""
         values = np.asarray(self.scores[method][metric], float)
         if other is not None:
-            values = values - np.asarray(self.scores[other][metric], float)
+            a, b = self._paired(method, other, metric)
+            values = a - b
         return interval(bootstrap_means(values, resample(len(self.pairs))))
 
     def wins(self, method: str, other: str, metric: str = "absrel") -> int:
-        """Test pairs on which ``method``'s seed mean is better than ``other``'s."""
-        a, b = (np.mean(self.scores[m][metric], 0) for m in (method, other))
+        """Test pairs on which ``method``'s mean over the common seeds is better than
+        ``other``'s."""
+        a, b = (np.mean(v, 0) for v in self._paired(method, other, metric))
         return int(np.sum(a > b if metrics.SCENE_METRICS[metric] else a < b))
 
     def to_json(self) -> dict:
@@ -445,7 +487,7 @@ REAL_CURVE_SIZES = CROSSOVER_SIZES[::2]
 
 @dataclasses.dataclass(frozen=True)
 class RealCurve(LearningCurve):
-    """The headline learned model's learning curve on the real test pairs, against the flat
+    """A learned kind's learning curve on the real test pairs, against the flat
     lines of `real_study` (the classical methods and the constant); compared as
     `CrossoverStudy` compares on synthetic scenes (`LearningCurve`: ``mean``, ``ci``, ``gap``,
     ``crossover``).
@@ -463,6 +505,11 @@ class RealCurve(LearningCurve):
     steps, seconds : list
         Per size, each seed's training steps (early stopping ends them below the cap) and
         wall time of its training loop.
+    kind : str
+        The learned kind of `LEARNED_KINDS` trained.
+    synthetic : dict
+        Metric to a list over sizes of (seeds, 500) arrays: the scores on synthetic test
+        scenes of the kind's world.
     replicates : int
         Bootstrap resamples of the pairs.
     """
@@ -473,11 +520,13 @@ class RealCurve(LearningCurve):
     study: RealStudy
     steps: list
     seconds: list
+    kind: str
+    synthetic: dict
     replicates: int = 1000
 
     @property
     def methods(self) -> dict:
-        return {m: self.study.scores[m] for m in ("classical", "motion_stereo", "constant")}
+        return {m: self.study.scores[m] for m in _UNTRAINED}
 
     @functools.cached_property
     def weights(self) -> np.ndarray:
@@ -485,7 +534,7 @@ class RealCurve(LearningCurve):
         return resample(len(self.study.pairs), self.replicates)
 
     def to_json(self) -> dict:
-        return {"sizes": list(self.sizes), "seeds": list(self.seeds),
+        return {"kind": self.kind, "sizes": list(self.sizes), "seeds": list(self.seeds),
                 "pairs": list(self.study.pairs), "steps": self.steps, "seconds": self.seconds,
                 **{metric: {"mean": self.mean(metric).tolist(), "ci": self.ci(metric),
                             "crossover": {other: self.crossover(metric, other).to_json()
@@ -493,10 +542,11 @@ class RealCurve(LearningCurve):
                    for metric in _METRICS}}
 
 
-def real_curve(*, sizes=REAL_CURVE_SIZES, seeds=REAL_SEEDS, progress: bool = True) -> RealCurve:
-    """The headline learned model (`REAL_WORLD`, `REAL_MODEL`) trained on ``sizes`` synthetic
-    scenes, scored on the real test pairs at the scale it chose on the validation pairs,
-    against `real_study`'s classical methods and constant.
+def real_curve(*, sizes=REAL_CURVE_SIZES, seeds=REAL_SEEDS, kind: str = "learned",
+               progress: bool = True) -> RealCurve:
+    """A learned kind (by default the headline model, `REAL_WORLD` and `REAL_MODEL`) trained on
+    ``sizes`` synthetic scenes, scored on the real test pairs at the scale it chose on the
+    validation pairs, against `real_study`'s classical methods and constant.
 
     Parameters
     ----------
@@ -504,6 +554,8 @@ def real_curve(*, sizes=REAL_CURVE_SIZES, seeds=REAL_SEEDS, progress: bool = Tru
         Training-set sizes, increasing.
     seeds : sequence of int
         Training seeds.
+    kind : str
+        A name of `LEARNED_KINDS` other than the crossover study's ``"learned_reference"``.
     progress : bool
         Show progress bars while training.
 
@@ -514,13 +566,16 @@ def real_curve(*, sizes=REAL_CURVE_SIZES, seeds=REAL_SEEDS, progress: bool = Tru
     sizes = tuple(_checks.integer("sizes", n, 1, 10**6) for n in sizes)
     if list(sizes) != sorted(set(sizes)) or len(sizes) < 2:
         raise ValueError(f"sizes must be at least two increasing sizes, got {sizes}")
-    seeds = tuple(seeds)
-    study = real_study(seeds=seeds, progress=progress)
-    world_config, config, model_config = LEARNED_KINDS["learned"]
+    seeds = tuple(_checks.integer("seeds", s, 0, 2**31) for s in seeds)
+    if kind not in LEARNED_KINDS or kind == "learned_reference":
+        raise ValueError(f"kind must be a name of LEARNED_KINDS other than 'learned_reference', "
+                         f"got {kind!r}")
+    study = real_study(progress=progress)
+    world_config, config, model_config = LEARNED_KINDS[kind]
     runs = {(n, s): (world_config, n, s, False, config.steps) for n in sizes for s in seeds}
     records, _ = _train_runs(list(runs.values()), config, 500, progress,
-                             "learned, real learning curve", model_config)
-    target = {"target": study.tuning.settings["learned"]["target"]}
+                             f"{kind}, real learning curve", model_config)
+    target = {"target": study.tuning.settings[kind]["target"]}
     scores = {metric: np.zeros((len(sizes), len(seeds), len(study.pairs))) for metric in _METRICS}
     for i, n in enumerate(sizes):
         for j, s in enumerate(seeds):
@@ -533,8 +588,10 @@ def real_curve(*, sizes=REAL_CURVE_SIZES, seeds=REAL_SEEDS, progress: bool = Tru
                     scores[metric][i, j, k] = value
     steps, seconds = ([[records[runs[n, s]][key] for s in seeds] for n in sizes]
                       for key in ("steps", "seconds"))
+    synthetic = {metric: [np.array([records[runs[n, s]]["scores"][metric] for s in seeds])
+                          for n in sizes] for metric in _METRICS}
     return RealCurve(sizes, seeds, {metric: list(values) for metric, values in scores.items()},
-                     study, steps, seconds)
+                     study, steps, seconds, kind, synthetic)
 
 
 def pair_depths(name: str, *, seed_index: int = 0) -> tuple:
@@ -551,7 +608,8 @@ def pair_depths(name: str, *, seed_index: int = 0) -> tuple:
     Returns
     -------
     (real.RealPair, dict)
-        The pair, and method (`REAL_METHODS`) to its (H, W) depth map.
+        The pair, and method (`REAL_METHODS`) to its (H, W) depth map; `ABLATIONS`, trained
+        on the first seed only, are left out for the other seeds.
     """
     if name not in real.REAL_PAIRS:
         raise ValueError(f"name must be one of {real.REAL_PAIRS}, got {name!r}")
@@ -560,7 +618,8 @@ def pair_depths(name: str, *, seed_index: int = 0) -> tuple:
     pair = _report_pair(name)
     return pair, {method: _depth(method, tuning.settings[method], pair,
                                  models[method][seed_index:seed_index + 1] if method in models
-                                 else ()) for method in REAL_METHODS}
+                                 else ()) for method in REAL_METHODS
+                  if method not in models or seed_index < len(models[method])}
 
 
 #: Labelled validation pairs the few-label curve fine-tunes on.
