@@ -68,8 +68,10 @@ def _fake_study():
     settings = {m: {"target": 20.0} for m in realpairs.REAL_METHODS}
     synthetic = {kind: {metric: np.full((2, 4), 0.2) for metric in ("absrel", "delta1", "bad1")}
                  for kind in realpairs.LEARNED_KINDS}
+    training = {kind: {"steps": [100, 200], "seconds": [1.0, 2.0]}
+                for kind in realpairs.LEARNED_KINDS}
     return realpairs.RealStudy(pairs, scores, realpairs.RealTuning(settings, [], {}), (0, 1), 64,
-                               synthetic)
+                               synthetic, training)
 
 
 def test_the_real_command_prints_the_study_as_json(monkeypatch, capsys):
@@ -86,6 +88,7 @@ def test_the_real_command_prints_the_study_as_json(monkeypatch, capsys):
     constant = 0.1 * (list(realpairs.REAL_METHODS).index("constant") + 1)
     assert gap["mean"] == pytest.approx(0.1 - constant) and gap["pairs_better"] == 3
     assert out["synthetic_test_scenes"]["learned_2d"]["absrel"]["mean"] == pytest.approx(0.2)
+    assert out["training"]["learned"] == {"steps": [100, 200], "seconds": [1.0, 2.0]}
     assert experiments.main(["real", "--seeds", "2"]) == 0
     assert "3 real test pairs" in capsys.readouterr().out
 

@@ -18,7 +18,8 @@ Everything public is also available here, as ``experiments.sweep`` and so on.
 from .comparison import (CROSSOVER_CONFIG, CROSSOVER_SIZES, EARLY_STOPPING_SCENES, MAP_SEEDS,
                          MAP_SIZES, PIPELINE_GRID, SCENE_METRICS, STEREO_GRID, VERDICTS,
                          CrossoverMap, CrossoverStudy, LearningCurve, Tuning, classical_scores,
-                         crossover_map, crossover_study, scene_scores, split_scenes, study_models, tune_classical)
+                         crossover_map, crossover_study, scene_scores, split_scenes, study_models,
+                         tune_classical)
 from .costs import CostModel
 from .curves import (METRICS, Crossover, PowerLaw, as_error, bootstrap_crossover,
                      bootstrap_means, crossing, fit_power_law, interval, paired_interval,
@@ -28,9 +29,10 @@ from .studies import (DATA_NOMINAL, DATA_UNIQUE, FEATURE_CONFIG, FEATURE_METRICS
                       FeatureCurve, Sweep, Throughput, data_study, evaluate_classical,
                       feature_curve, pipeline_scores, sweep, test_scenes, throughput,
                       train_models, trained_descriptor, trained_model)
-from .realpairs import (ABLATIONS, LABEL_COUNTS, LEARNED_KINDS, REAL_CONFIG, REAL_CURVE_SIZES, REAL_METHODS,
-                        REAL_MODEL, REAL_SEEDS, REAL_SIZE, REAL_WORLD, SCALE_TARGETS, LabelCurve,
-                        RealCurve, RealStudy, RealTuning, label_curve, pair_depths, real_curve,
+from .realpairs import (ABLATIONS, LABEL_COUNTS, LEARNED_KINDS, REAL_CONFIG, REAL_CURVE_SIZES,
+                        REAL_METHODS, REAL_MODEL, REAL_SEEDS, REAL_SIZE, REAL_WORLD, SCALE_TARGETS,
+                        LabelCurve, RealCurve, RealStudy, RealTuning, label_curve, pair_depths,
+                        real_curve,
                         real_models, real_study, scaled_pair, score_pair, tune_real)
 from .cli import main
 
@@ -46,7 +48,8 @@ __all__ = ["CROSSOVER_CONFIG", "CROSSOVER_SIZES", "EARLY_STOPPING_SCENES", "MAP_
            "crossing", "data_study", "evaluate_classical", "feature_curve", "fit_power_law",
            "main", "pipeline_scores", "sweep", "test_scenes", "throughput", "train_models",
            "trained_descriptor", "trained_model",
-           "ABLATIONS", "LABEL_COUNTS", "LEARNED_KINDS", "REAL_CONFIG", "REAL_CURVE_SIZES", "REAL_METHODS",
-           "REAL_MODEL", "REAL_SEEDS", "REAL_SIZE", "REAL_WORLD", "SCALE_TARGETS", "LabelCurve",
-           "RealCurve", "RealStudy", "RealTuning", "label_curve", "pair_depths", "real_curve",
+           "ABLATIONS", "LABEL_COUNTS", "LEARNED_KINDS", "REAL_CONFIG", "REAL_CURVE_SIZES",
+           "REAL_METHODS", "REAL_MODEL", "REAL_SEEDS", "REAL_SIZE", "REAL_WORLD", "SCALE_TARGETS",
+           "LabelCurve", "RealCurve", "RealStudy", "RealTuning", "label_curve", "pair_depths",
+           "real_curve",
            "real_models", "real_study", "scaled_pair", "score_pair", "tune_real"]

@@ -29,9 +29,10 @@ from .comparison import (CROSSOVER_CONFIG, CROSSOVER_SIZES, PIPELINE_GRID, STERE
                          LearningCurve, _train_runs, study_models)
 from .curves import bootstrap_means, interval, resample
 
-__all__ = ["ABLATIONS", "LABEL_COUNTS", "LEARNED_KINDS", "REAL_CONFIG", "REAL_CURVE_SIZES", "REAL_METHODS",
-           "REAL_MODEL", "REAL_SEEDS", "REAL_SIZE", "REAL_WORLD", "SCALE_TARGETS", "LabelCurve",
-           "RealCurve", "RealStudy", "RealTuning", "label_curve", "pair_depths", "real_curve",
+__all__ = ["ABLATIONS", "LABEL_COUNTS", "LEARNED_KINDS", "REAL_CONFIG", "REAL_CURVE_SIZES",
+           "REAL_METHODS", "REAL_MODEL", "REAL_SEEDS", "REAL_SIZE", "REAL_WORLD", "SCALE_TARGETS",
+           "LabelCurve", "RealCurve", "RealStudy", "RealTuning", "label_curve", "pair_depths",
+           "real_curve",
            "real_models", "real_study", "scaled_pair", "score_pair", "tune_real"]
 
 #: The world the learned model for real pairs is trained in (`world.WORLDS`), the one whose
@@ -177,9 +178,13 @@ class RealTuning:
 def _validation_absrel(method, settings, models=()):
     """Mean AbsRel over the validation pairs (and over ``models``, one seed each)."""
     runs = [[m] for m in models] or [()]
-    return float(np.mean([_scores(_depth(method, settings, _report_pair(name), run),
-                                  _report_pair(name))["absrel"]
-                          for run in runs for name in real.REAL_SPLITS["validation"]]))
+    return float(np.mean([_validation_scores(method, settings, run) for run in runs]))
+
+
+def _validation_scores(method, settings, run=()):
+    """AbsRel on each validation pair, of one run (a list of one model, or none)."""
+    return [_scores(_depth(method, settings, _report_pair(name), run), _report_pair(name))["absrel"]
+            for name in real.REAL_SPLITS["validation"]]
 
 
 def _descend(method, grid, start, tried, models=()):
@@ -323,9 +328,7 @@ def tune_real(models: dict | None = None, *, progress: bool = True) -> RealTunin
     # Fine-tuned on the validation pairs, they cannot choose on them: they keep their model's
     # scale.
     settings["learned_finetuned"] = settings["learned_selfsup"] = dict(settings["learned"])
-    validation = {kind: [[_scores(_depth(kind, settings[kind], _report_pair(name), [m]),
-                                  _report_pair(name))["absrel"]
-                          for name in real.REAL_SPLITS["validation"]] for m in models[kind]]
+    validation = {kind: [_validation_scores(kind, settings[kind], [m]) for m in models[kind]]
                   for kind in LEARNED_KINDS}
     cache.write_atomic(path, lambda target: target.write_text(
         json.dumps({"settings": settings, "tried": tried, "validation": validation})))
@@ -352,6 +355,9 @@ class RealStudy:
     synthetic : dict
         Learned kind to metric to an (S, 500) array: each model's scores on the test scenes
         of the world it was trained in.
+    training : dict
+        Learned kind to ``{"steps", "seconds"}``: per seed, the training steps (early stopping
+        ends them below the cap) and the wall time of the training loop.
     """
 
     pairs: tuple
@@ -360,6 +366,7 @@ class RealStudy:
     seeds: tuple
     n_scenes: int
     synthetic: dict
+    training: dict
 
     def mean(self, method: str, metric: str = "absrel") -> float:
         """Mean over seeds and pairs."""
@@ -412,7 +419,7 @@ class RealStudy:
         return {"synthetic_test_scenes": synthetic, "pairs": list(self.pairs),
                 "validation_pairs": list(real.REAL_SPLITS["validation"]),
                 "seeds": list(self.seeds), "n_scenes": self.n_scenes, "metric_gaps": "absrel",
-                "methods": methods, "gaps": gaps}
+                "training": self.training, "methods": methods, "gaps": gaps}
 
 
 def real_study(*, seeds=REAL_SEEDS, progress: bool = True) -> RealStudy:
@@ -440,10 +447,12 @@ def real_study(*, seeds=REAL_SEEDS, progress: bool = True) -> RealStudy:
                             _report_pair(name)) for name in pairs] for run in runs]
         scores[method] = {metric: np.array([[s[metric] for s in run] for run in per_run])
                           for metric in _METRICS}
-    synthetic = {kind: {metric: np.array([r["scores"][metric] for r in
-                                          _records(kind, seeds, REAL_SIZE, False)])
-                        for metric in _METRICS} for kind in LEARNED_KINDS}
-    return RealStudy(pairs, scores, tuning, seeds, REAL_SIZE, synthetic)
+    records = {kind: _records(kind, seeds, REAL_SIZE, False) for kind in LEARNED_KINDS}
+    synthetic = {kind: {metric: np.array([r["scores"][metric] for r in runs])
+                        for metric in _METRICS} for kind, runs in records.items()}
+    training = {kind: {key: [r[key] for r in runs] for key in ("steps", "seconds")}
+                for kind, runs in records.items()}
+    return RealStudy(pairs, scores, tuning, seeds, REAL_SIZE, synthetic, training)
 
 
 def score_pair(frame0: np.ndarray, frame1: np.ndarray, disparity: np.ndarray, *,
