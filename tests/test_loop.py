@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from depthlab import classical, experiments, loop, world
+from depthlab import classical, experiments, loop, parallel, world
 
 BOOK = pathlib.Path(__file__).resolve().parents[1] / "book"
 # A loop small enough for a test: a few seconds per run, most of it starting Python.
@@ -134,11 +134,13 @@ def test_the_photometric_signal_follows_the_pipelines_motion_and_says_when_it_ca
         a, b = scenes.frame0[i], scenes.frame1[i]
         result = classical.run_pipeline(a, b)
         assert result.reliable
-        true, fallback = loop._photometric_error(a, b, scenes.disparity[i], result)
-        flat, _ = loop._photometric_error(a, b, np.ones_like(a), result)
+        motion = loop._motion(result)
+        true, fallback = loop._photometric_error(a, b, scenes.disparity[i], motion)
+        flat, _ = loop._photometric_error(a, b, np.ones_like(a), motion)
         assert not fallback and true < flat
         # no direction found (too few inliers): the brute-force search, flagged
-        blind = classical.run_pipeline(a, b, min_inliers=10**6)
+        blind = loop._motion(classical.run_pipeline(a, b, min_inliers=10**6))
+        assert blind is None
         searched, fallback = loop._photometric_error(a, b, scenes.disparity[i], blind)
         assert fallback and np.isfinite(searched)
 
@@ -227,6 +229,19 @@ def test_run_many_runs_each_loop_once_in_its_own_database(tmp_path, monkeypatch)
     files = sorted((tmp_path / "cache").rglob("*"))
     assert loop.run_many(configs, 2, progress=False) == first
     assert sorted((tmp_path / "cache").rglob("*")) == files
+    # The two loops shared what no strategy changes; a loop that computes it on its own, on a
+    # worker as well, gives the same rounds.
+    alone = tmp_path / "alone.sqlite"
+    connection = loop._open(alone, configs[1])
+    loop._start(connection, alone, configs[1], progress=False)
+    connection.close()
+    (files,), _ = parallel.run(loop._loop_job, [(configs[1], 2, loop._files(alone), {})],
+                               progress=False)
+    alone.write_bytes(files["db"])
+    with sqlite3.connect(alone) as connection:
+        records = [json.loads(t) for (t,) in connection.execute(
+            "SELECT metrics FROM rounds ORDER BY round")]
+    assert _without_timings(records) == _without_timings(first[1])
     with pytest.raises(TypeError, match="LoopConfig"):
         loop.run_many([{"budget": 2}], 1)
 

@@ -23,7 +23,9 @@ missing one is never used: the rounds from the first damaged one on are rolled b
 computed again (the loop is deterministic, so they come out the same).
 
 Several loops run side by side with `run_many`, as jobs on the workers of `depthlab.parallel`
-(a local cluster, or a remote one), each in its own database in the model cache.
+(a local cluster, or a remote one), each in its own database in the model cache. The loops of
+one seed and drift serve the same stream, so what the strategy cannot change is computed once
+for all of them.
 
 Command line (run from ``book/``)::
 
@@ -32,6 +34,7 @@ Command line (run from ``book/``)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
 import itertools
@@ -270,22 +273,63 @@ def _split_classical(params):
     return params, stereo
 
 
-def _photometric_error(frame0, frame1, disparity, result):
+def _motion(result):
+    """What the photometric error needs of a `classical.run_pipeline` result: the unit RANSAC
+    direction, and the inliers' points and flow; None when the pipeline found no direction."""
+    if result.reliable and result.fit.direction is not None and len(result.points):
+        return (result.fit.direction / np.linalg.norm(result.fit.direction), result.points,
+                result.flow)
+    return None
+
+
+def _photometric_error(frame0, frame1, disparity, motion):
     """`hybrid.photometric_error` of a disparity map known up to scale: along the pipeline's
     RANSAC direction, at the scale that matches its inliers' flow (the median ratio), or,
-    when the pipeline finds no direction, at the best of 8 directions and 9 global scales.
-    Returns the error and whether that brute-force fallback was used."""
-    if result.reliable and result.fit.direction is not None and len(result.points):
-        direction = result.fit.direction / np.linalg.norm(result.fit.direction)
+    when the pipeline finds no direction (``motion`` is None, see `_motion`), at the best of 8
+    directions and 9 global scales. Returns the error and whether that brute-force fallback
+    was used."""
+    if motion is not None:
+        direction, points, flow = motion
         h, w = disparity.shape
-        x = np.clip(np.round(result.points[:, 0]).astype(int), 0, w - 1)
-        y = np.clip(np.round(result.points[:, 1]).astype(int), 0, h - 1)
-        scale = np.median(np.linalg.norm(result.flow, axis=1) / disparity[y, x])
+        x = np.clip(np.round(points[:, 0]).astype(int), 0, w - 1)
+        y = np.clip(np.round(points[:, 1]).astype(int), 0, h - 1)
+        scale = np.median(np.linalg.norm(flow, axis=1) / disparity[y, x])
         return hybrid.photometric_error(frame0, frame1, scale * disparity, direction), False
     return min(hybrid.photometric_error(frame0, frame1, scale * disparity,
                                         np.array([np.cos(angle), np.sin(angle)]))
                for angle in np.radians(np.arange(0.0, 360.0, 45.0))
                for scale in np.geomspace(0.5, 2.0, 9)), True
+
+
+def _classical_view(scenes, classical_params, world_config):
+    """The part of `monitor` that no model changes, on a batch of scenes: per scene, the
+    pipeline's motion (`_motion`), motion stereo's depth and its true AbsRel."""
+    pipeline, stereo = _split_classical(classical_params)
+    search = experiments.comparison._stereo_range(world_config)
+    motions, depths = [], []
+    for a, b in zip(scenes.frame0, scenes.frame1):
+        motions.append(_motion(classical.run_pipeline(a, b, **pipeline)))
+        depths.append(classical.motion_stereo(a, b, max_disparity=search, **stereo, **pipeline))
+    return {"motion": motions, "depth": np.stack(depths),
+            "absrel": np.array([metrics.depth_metrics(d, t).absrel
+                                for d, t in zip(depths, scenes.depth)], float)}
+
+
+def _watch(model, scenes, view):
+    """`monitor`'s signals of ``model`` on ``scenes``, given their `_classical_view`."""
+    depth, spread = explain.learned_uncertainty(model, scenes.frame0, scenes.frame1)
+    n = len(scenes)
+    out = {k: np.zeros(n) for k in ("photometric", "disagreement", "absrel")}
+    out["classical"] = view["absrel"]
+    out["uncertainty"], out["fallback"] = spread.mean((-2, -1)), np.zeros(n, bool)
+    for i in range(n):
+        a, b = scenes.frame0[i], scenes.frame1[i]
+        out["disagreement"][i] = np.abs(explain.relative_log_depth(depth[i])
+                                        - explain.relative_log_depth(view["depth"][i])).mean()
+        out["photometric"][i], out["fallback"][i] = _photometric_error(a, b, 1.0 / depth[i],
+                                                                       view["motion"][i])
+        out["absrel"][i] = metrics.depth_metrics(depth[i], scenes.depth[i]).absrel
+    return out
 
 
 def monitor(model: learned.DepthModel, scenes: world.Scene,
@@ -317,23 +361,7 @@ def monitor(model: learned.DepthModel, scenes: world.Scene,
     """
     if not isinstance(scenes, world.Scene) or scenes.frame0.ndim != 3:
         raise TypeError("scenes must be a batch of scenes from world.render_scenes")
-    pipeline, stereo = _split_classical(classical_params)
-    search = experiments.comparison._stereo_range(world_config)
-    depth, spread = explain.learned_uncertainty(model, scenes.frame0, scenes.frame1)
-    n = len(scenes)
-    out = {k: np.zeros(n) for k in ("photometric", "disagreement", "absrel", "classical")}
-    out["uncertainty"], out["fallback"] = spread.mean((-2, -1)), np.zeros(n, bool)
-    for i in range(n):
-        a, b = scenes.frame0[i], scenes.frame1[i]
-        result = classical.run_pipeline(a, b, **pipeline)
-        stereo_depth = classical.motion_stereo(a, b, max_disparity=search, **stereo, **pipeline)
-        out["disagreement"][i] = np.abs(explain.relative_log_depth(depth[i])
-                                        - explain.relative_log_depth(stereo_depth)).mean()
-        out["photometric"][i], out["fallback"][i] = _photometric_error(a, b, 1.0 / depth[i],
-                                                                       result)
-        out["absrel"][i] = metrics.depth_metrics(depth[i], scenes.depth[i]).absrel
-        out["classical"][i] = metrics.depth_metrics(stereo_depth, scenes.depth[i]).absrel
-    return out
+    return _watch(model, scenes, _classical_view(scenes, classical_params, world_config))
 
 
 def gate(champion: np.ndarray, challenger: np.ndarray, *, earlier=(), confidence: float = 0.9,
@@ -579,25 +607,48 @@ def _labelled_scenes(connection):
     return batches
 
 
-def _round(connection, db, config, round_, prices, frozen, progress):
-    """Runs and commits one round."""
+def _served(config, round_):
+    """The scenes a round serves: ``(phase, stream seed, first index, world, scenes)`` for each
+    phase of its mix, each phase's stream going on where the earlier rounds left it."""
+    parts = []
+    for name, n in stream_mix(round_, config):
+        first = sum(m for r in range(1, round_) for p, m in stream_mix(r, config) if p == name)
+        seed, world_config = _stream_seed(config.seed, name), _phase_world(name)
+        parts.append((name, seed, first, world_config,
+                      world.render_scenes(seed, range(first, first + n), world_config)))
+    return parts
+
+
+#: The settings that decide a round's `_reference`: loops that agree on them (the strategies
+#: of one seed and drift) share it.
+_REFERENCE_FIELDS = ("seed", "stream", "initial", "initial_steps", "held_out", "test",
+                     "phase_rounds", "drift", "classical")
+
+
+def _reference(config, round_, frozen):
+    """What a round measures that the loop's choices cannot change: the `_classical_view` of
+    each phase's served scenes, and the frozen first model's AbsRel on the served scenes
+    (per scene) and on the newest phase's held-out and test sets (means)."""
+    name, _ = phase(round_, config)
+    parts = _served(config, round_)
+    return {"views": [_classical_view(p[-1], config.classical, p[3]) for p in parts],
+            "served": np.concatenate([_scene_scores(frozen, p[-1]) for p in parts]),
+            "held": float(_scene_scores(frozen, _phase_scenes(name, config.held_out, 1)).mean()),
+            "test": float(_scene_scores(frozen, _phase_scenes(name, config.test, 101)).mean())}
+
+
+def _round(connection, db, config, round_, prices, reference, progress):
+    """Runs and commits one round, given its `_reference`."""
     champion_id, path = connection.execute(
         "SELECT m.id, m.path FROM deployments d JOIN models m ON m.id = d.model "
         "ORDER BY d.round DESC LIMIT 1").fetchone()
     champion = learned.load(_checkpoints(db) / path)
     # deploy: the champion serves this round's stream, a batch per phase in it
-    parts = []
-    for name, n in stream_mix(round_, config):
-        first = int(connection.execute("SELECT COUNT(*) FROM scenes WHERE phase = ?",
-                                       (name,)).fetchone()[0])
-        seed, world_config = _stream_seed(config.seed, name), _phase_world(name)
-        parts.append((name, seed, first, world_config,
-                      world.render_scenes(seed, range(first, first + n), world_config)))
+    parts = _served(config, round_)
     # monitor (the true errors of the champion, the frozen model and motion stereo are kept
     # for the record; the loop never reads them), select
-    watched = [monitor(champion, scenes, classical_params=config.classical, world_config=w) for *_, w, scenes in parts]
+    watched = [_watch(champion, p[-1], view) for p, view in zip(parts, reference["views"])]
     signals = {k: np.concatenate([m[k] for m in watched]) for k in watched[0]}
-    frozen_served = np.concatenate([_scene_scores(frozen, p[-1]) for p in parts])
     rng = np.random.default_rng([config.seed, round_])
     features = np.concatenate([_features(champion, p[-1]) for p in parts])
     chosen = select(config.strategy, signals, features, config.budget, rng)
@@ -637,11 +688,11 @@ def _round(connection, db, config, round_, prices, frozen, progress):
                     confidence=config.confidence, tolerance=config.tolerance, seed=1000 * config.seed + round_)
     deployed = decision["deploy"]
     scores = {"champion": float(champion_held[name].mean()),
-              "challenger": float(challenger_held[name].mean()),
-              "frozen": float(_scene_scores(frozen, held[name]).mean())}
+              "challenger": float(challenger_held[name].mean()), "frozen": reference["held"]}
     test = _phase_scenes(name, config.test, 101)
     test_scores = {k: float(_scene_scores(m, test).mean()) for k, m in
-                   (("champion", champion), ("challenger", challenger), ("frozen", frozen))}
+                   (("champion", champion), ("challenger", challenger))}
+    test_scores["frozen"] = reference["test"]
     test_scores["deployed"] = test_scores["challenger" if deployed else "champion"]
     checkpoint = _checkpoints(db) / f"round-{round_:03d}.pt"
     digest = _save_model(challenger, checkpoint)  # before the commit that references it
@@ -679,7 +730,7 @@ def _round(connection, db, config, round_, prices, frozen, progress):
               "deployed": bool(deployed), "gate": scores, "decision": decision,
               "test": test_scores,
               "served": {"deployed": float(signals["absrel"].mean()),
-                         "frozen": float(frozen_served.mean()),
+                         "frozen": float(reference["served"].mean()),
                          "classical": float(signals["classical"].mean())},
               "served_absrel": float(signals["absrel"].mean()),
               "signals": {s: float(signals[s].mean()) for s in SIGNALS},
@@ -742,24 +793,41 @@ def run(db, rounds: int, *, config: LoopConfig = LoopConfig(),
     rounds = _checks.integer("rounds", rounds, 1, 10_000)
     if not isinstance(config, LoopConfig):
         raise TypeError(f"config must be a LoopConfig, got {type(config).__name__}")
-    db = pathlib.Path(db)
+    return _run(pathlib.Path(db), rounds, config, prices, progress)
+
+
+def _run(db, rounds, config, prices, progress, references=None):
+    """`run`, with the `_reference` of some rounds already computed (a dict by round); the
+    others are computed here."""
     db.parent.mkdir(parents=True, exist_ok=True)
+    references = references or {}
     connection = _open(db, config)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the same numbers in a notebook, a worker or the command line
     try:
-        if connection.execute("SELECT COUNT(*) FROM models").fetchone()[0] == 0:
-            _start(connection, db, config, progress)
-        _repair(connection, db, config)
-        frozen = learned.load(_checkpoints(db) / "round-000.pt")
-        done = connection.execute("SELECT COALESCE(MAX(round), 0) FROM rounds").fetchone()[0]
-        for round_ in range(done + 1, rounds + 1):
-            _round(connection, db, config, round_, prices, frozen, progress)
+        with _one_thread():  # the same numbers in a notebook, a worker or the command line
+            if connection.execute("SELECT COUNT(*) FROM models").fetchone()[0] == 0:
+                _start(connection, db, config, progress)
+            _repair(connection, db, config)
+            frozen = learned.load(_checkpoints(db) / "round-000.pt")
+            done = connection.execute("SELECT COALESCE(MAX(round), 0) FROM rounds").fetchone()[0]
+            for round_ in range(done + 1, rounds + 1):
+                reference = (references[round_] if round_ in references
+                             else _reference(config, round_, frozen))
+                _round(connection, db, config, round_, prices, reference, progress)
         return [json.loads(m) for (m,) in connection.execute(
             "SELECT metrics FROM rounds ORDER BY round")]
     finally:
-        torch.set_num_threads(threads)
         connection.close()
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """Torch on one thread inside the block, as every loop computes."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _code_digest() -> str:
@@ -885,17 +953,47 @@ def _files(db):
             "models": {p.name: p.read_bytes() for p in sorted(_checkpoints(db).glob("*.pt"))}}
 
 
-def _loop_job(config, rounds, files):
+def _loop_job(config, rounds, files, references):
     """Worker: resumes a loop from its files (`_files`) in a scratch folder of its own, runs it
-    to ``rounds`` rounds and returns its files, so that no disk is shared with the client."""
+    to ``rounds`` rounds with the rounds' `_reference` (a dict by round) and returns its files,
+    so that no disk is shared with the client."""
     with tempfile.TemporaryDirectory(prefix="depthlab-loop-") as folder:
         db = pathlib.Path(folder) / "loop.sqlite"
         db.write_bytes(files["db"])
         _checkpoints(db).mkdir()
         for name, data in files["models"].items():
             (_checkpoints(db) / name).write_bytes(data)
-        run(db, rounds, config=config, progress=False)
+        _run(db, rounds, config, experiments.CostModel(), False, references)
         return _files(db)
+
+
+def _reference_job(config, rounds, first_model):
+    """Worker: the `_reference` of each of ``rounds`` (by round), for every loop that shares
+    ``config``'s `_REFERENCE_FIELDS`; ``first_model`` is the bytes of its checkpoint."""
+    with tempfile.TemporaryDirectory(prefix="depthlab-loop-") as folder, _one_thread():
+        path = pathlib.Path(folder) / "round-000.pt"
+        path.write_bytes(first_model)
+        frozen = learned.load(path)
+        return {r: _reference(config, r, frozen) for r in rounds}
+
+
+def _reference_key(config):
+    return tuple(getattr(config, name) for name in _REFERENCE_FIELDS)
+
+
+def _shared_references(todo, rounds, progress):
+    """The `_reference` of every round that the loops ``todo`` have still to run, computed once
+    for each group of loops that share it (a job per group) and sent to the workers once: a
+    future of a dict by round, for each `_reference_key`."""
+    groups = {}
+    for config in todo:
+        groups.setdefault(_reference_key(config), []).append(config)
+    jobs = [(same[0], range(min(_committed(default_db(c)) for c in same) + 1, rounds + 1),
+             (_checkpoints(default_db(same[0])) / "round-000.pt").read_bytes())
+            for same in groups.values()]
+    found, _ = parallel.run(_reference_job, jobs, desc="references", progress=progress,
+                            labels=[f"{c.drift}, seed {c.seed}" for c, *_ in jobs])
+    return dict(zip(groups, parallel.client().scatter(found)))
 
 
 def run_many(configs, rounds: int, *, progress: bool = True) -> list:
@@ -904,6 +1002,8 @@ def run_many(configs, rounds: int, *, progress: bool = True) -> list:
     The loops not yet done run as jobs on the workers (`depthlab.parallel`): their first
     models are trained there first (through the model cache), the round-0 databases are made
     here, and each worker returns its loop's database and checkpoints, which are written here.
+    What no strategy changes (motion stereo on the served scenes, the frozen model's scores:
+    `_reference`) is computed once for the loops of one seed and drift, before they start.
     Finished loops are read from their databases. Returns the records of each configuration,
     in order.
 
@@ -943,13 +1043,16 @@ def run_many(configs, rounds: int, *, progress: bool = True) -> list:
         finally:
             connection.close()
 
+    shared = _shared_references(todo, rounds, progress) if todo else {}
+
     def keep(i, files):  # a loop's files, as soon as it is done
         db = default_db(todo[i])
         for name, data in files["models"].items():  # before the database that names them
             cache.write_bytes(_checkpoints(db) / name, data)
         cache.write_bytes(db, files["db"])
 
-    parallel.run(_loop_job, [(c, rounds, _files(default_db(c))) for c in todo],
+    parallel.run(_loop_job, [(c, rounds, _files(default_db(c)), shared[_reference_key(c)])
+                             for c in todo],
                  labels=[f"{c.strategy}, {c.drift}, seed {c.seed}" for c in todo],
                  desc="loops",
                  progress=progress, keep=keep)
