@@ -43,7 +43,8 @@ def main():
         cold, (cold_kernel_mb, workers_mb), _ = execute(NOTEBOOK, cache)
         print(f"chapter, cold cache: {cold:.0f} s")
         warm, (worst, mean, retrain, kernel_mb, _), _ = execute(NOTEBOOK, cache, PROBE)
-    print(f"chapter, warm cache: {warm - retrain:.0f} s (the probe's {retrain:.0f} s retrain excluded)")
+    print(f"chapter, warm cache: {warm - retrain:.0f} s "
+          f"(the probe's {retrain:.0f} s retrain excluded)")
     print(f"live explorer, slider change: {1e3 * mean:.0f} ms mean, {1e3 * worst:.0f} ms worst")
     print(f"live retrain at the largest size (train, score, draw): {retrain:.1f} s")
     print(f"peak RSS: kernel {cold_kernel_mb:.0f} MB cold, {kernel_mb:.0f} MB warm with the "

@@ -110,8 +110,7 @@ def compared_outputs(notebook):
                             outputs[mime].append(data)
                 elif key not in SKIP_COMPARE:
                     outputs[key].append(value)
-        for name, text in streams.items():
-            outputs["text"].append(text)
+        outputs["text"].extend(streams.values())
         result.append((index, dict(outputs)))
     return result
 
@@ -140,10 +139,11 @@ def machine():
 
 
 def packages():
-    """The installed version of every package ``requirements.txt`` pins."""
+    """The installed version of every package ``requirements.txt`` pins (not its options,
+    such as ``-e .``)."""
     names = [re.split(r"[=<>!~\[ ]", line, maxsplit=1)[0]
              for line in (ROOT / "requirements.txt").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
+             if line.strip() and not line.startswith(("#", "-"))]
     return {name: importlib.metadata.version(name) for name in names}
 
 

@@ -107,7 +107,8 @@ def main():
               f"{1e3 * s / config.steps:.0f} ms per step)")
     print(f"learned model: {ms_per_pair:.2f} ms per pair in batches of 100 (best of 3)")
     seconds = loop_round_speed()
-    print(f"loop: a round takes {max(seconds):.1f} s at most and {sum(seconds) / len(seconds):.1f} s "
+    print(f"loop: a round takes {max(seconds):.1f} s at most and "
+          f"{sum(seconds) / len(seconds):.1f} s "
           f"on average at the default settings, one thread (rounds 2 to {len(seconds) + 1})")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak:.0f} MB")

@@ -36,7 +36,7 @@ PUBLIC = dict(_public_functions())
 
 def test_there_are_public_functions_to_check():
     assert len(PUBLIC) > 80
-    assert "depthlab.classical.estimate_depth" in PUBLIC
+    assert "depthlab.classical.pipeline.estimate_depth" in PUBLIC
 
 
 @pytest.mark.parametrize("name", sorted(PUBLIC))

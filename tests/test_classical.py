@@ -39,30 +39,6 @@ def test_the_pipeline_is_deterministic():
     assert np.array_equal(a, b)
 
 
-def test_motion_stereo_matches_along_the_motion_in_any_direction():
-    # Scenes whose flow points right, down, left and diagonally: SGBM only works once the
-    # frames are rotated so that the flow points left.
-    for direction in (0.0, 90.0, 180.0, 225.0):
-        config = dataclasses.replace(world.CAMERAS["ideal"], objects=(1, 3),
-                                     motion_direction=direction, motion_spread=0.0)
-        for index in (0, 2):
-            scene = world.render_scene(world.HELD_OUT_SEED, index, config)
-            depth = classical.motion_stereo(scene.frame0, scene.frame1)
-            assert depth.shape == scene.depth.shape and np.isfinite(depth).all()
-            stereo = metrics.depth_metrics(depth, scene.depth)
-            pipeline = metrics.depth_metrics(
-                classical.estimate_depth(scene.frame0, scene.frame1), scene.depth)
-            assert stereo.delta1 >= 0.85 and stereo.delta1 > pipeline.delta1, direction
-
-
-def test_motion_stereo_falls_back_to_the_pipeline_without_a_direction():
-    flat = np.full((64, 96), 0.5, np.float32)
-    assert np.all(classical.motion_stereo(flat, flat) == 1.0)
-    with pytest.raises(ValueError, match="multiple of 16"):
-        scene = world.render_scene(0, 0)
-        classical.motion_stereo(scene.frame0, scene.frame1, max_disparity=24)
-
-
 def test_a_textureless_pair_is_flagged_unreliable_and_does_not_crash():
     flat = np.full((64, 96), 0.5, np.float32)
     r = classical.run_pipeline(flat, flat)
@@ -134,32 +110,6 @@ def test_bad_frames_are_refused(frame0, frame1, error, word):
         classical.estimate_depth(frame0, frame1)
 
 
-def test_bad_parameters_are_refused():
-    scene = world.render_scene(0, 0)
-    with pytest.raises(ValueError, match="ratio"):
-        classical.run_pipeline(scene.frame0, scene.frame1, ratio=1.5)
-    with pytest.raises(ValueError, match="method"):
-        classical.run_pipeline(scene.frame0, scene.frame1, method="homography")
-    with pytest.raises(ValueError, match="threshold"):
-        classical.run_pipeline(scene.frame0, scene.frame1, threshold=-1.0)
-    with pytest.raises(TypeError, match="min_inliers"):
-        classical.run_pipeline(scene.frame0, scene.frame1, min_inliers=2.5)
-    with pytest.raises(TypeError, match="features0"):
-        classical.match(scene.frame0, scene.frame1)
-    with pytest.raises(ValueError, match="points1"):
-        classical.filter_matches(np.zeros((4, 2)), np.zeros((4, 3)))
-    with pytest.raises(ValueError, match="direction"):
-        classical.relative_depth(np.ones((3, 2)), direction=np.array([1.0, 1.0]))
-    with pytest.raises(ValueError, match="at least one point"):
-        classical.densify(np.zeros((0, 2)), np.zeros(0), (8, 8))
-    with pytest.raises(ValueError, match="shape"):
-        classical.densify(np.zeros((1, 2)), np.ones(1), (8, -8))
-    with pytest.raises(ValueError, match="multiple of 16"):
-        classical.stereo_sgbm(scene.frame0, scene.frame1, max_disparity=20)
-    with pytest.raises(ValueError, match="odd"):
-        classical.stereo_sgbm(scene.frame0, scene.frame1, block_size=4)
-
-
 def test_refinement_moves_matches_to_the_true_sub_pixel_position():
     scene = world.render_scene(3, 1, EASY)
     result = classical.run_pipeline(scene.frame0, scene.frame1)
@@ -204,11 +154,23 @@ def test_densify_interpolates_depth_or_inverse_depth_and_can_stop_at_edges():
         classical.run_pipeline(guide, guide, refine="yes")
 
 
-def test_stereo_penalty_is_checked_and_smooths():
-    scene = world.render_scene(0, 2)
-    with pytest.raises(ValueError, match="penalty"):
-        classical.motion_stereo(scene.frame0, scene.frame1, penalty=-1.0)
-    rough = classical.motion_stereo(scene.frame0, scene.frame1, max_disparity=32, penalty=1.0)
-    smooth = classical.motion_stereo(scene.frame0, scene.frame1, max_disparity=32, penalty=64.0)
-    roughness = lambda d: np.nanmean(np.abs(np.diff(1.0 / d, axis=1)))  # noqa: E731
-    assert roughness(smooth) < roughness(rough)
+def test_bad_parameters_are_refused():
+    scene = world.render_scene(0, 0)
+    with pytest.raises(ValueError, match="ratio"):
+        classical.run_pipeline(scene.frame0, scene.frame1, ratio=1.5)
+    with pytest.raises(ValueError, match="method"):
+        classical.run_pipeline(scene.frame0, scene.frame1, method="homography")
+    with pytest.raises(ValueError, match="threshold"):
+        classical.run_pipeline(scene.frame0, scene.frame1, threshold=-1.0)
+    with pytest.raises(TypeError, match="min_inliers"):
+        classical.run_pipeline(scene.frame0, scene.frame1, min_inliers=2.5)
+    with pytest.raises(TypeError, match="features0"):
+        classical.match(scene.frame0, scene.frame1)
+    with pytest.raises(ValueError, match="points1"):
+        classical.filter_matches(np.zeros((4, 2)), np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="direction"):
+        classical.relative_depth(np.ones((3, 2)), direction=np.array([1.0, 1.0]))
+    with pytest.raises(ValueError, match="at least one point"):
+        classical.densify(np.zeros((0, 2)), np.zeros(0), (8, 8))
+    with pytest.raises(ValueError, match="shape"):
+        classical.densify(np.zeros((1, 2)), np.ones(1), (8, -8))

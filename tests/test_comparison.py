@@ -11,21 +11,23 @@ import torch
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from depthlab import experiments, learned, metrics, parallel, plotting, world
-from depthlab.experiments import comparison
+from depthlab import bootstrap, experiments, learned, metrics, parallel, plotting, world
+from depthlab.experiments import cameramap, comparison
+from depthlab.experiments import tuning as classical_tuning
 
-RNG = np.random.default_rng(0)
 SIZES = (10, 100, 1000)
 
 
-def _study(learned_absrel, classical_absrel, n=400, seeds=3):
-    """A study of synthetic per-scene scores: AbsRel per size, with scene noise."""
-    noise = RNG.normal(0, 0.05, n)
-    score = lambda mean: {m: np.clip(mean + noise + RNG.normal(0, 0.01, n), 0.01, 0.99)  # noqa
+def _study(learned_absrel, classical_absrel, n=400, seeds=3, seed=0, seed_spread=0.003):
+    """A study of synthetic per-scene scores: AbsRel per size, with scene noise and a spread
+    of ``seed_spread`` between the training seeds, drawn from a generator of its own."""
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0, 0.05, n)
+    score = lambda mean: {m: np.clip(mean + noise + rng.normal(0, 0.01, n), 0.01, 0.99)  # noqa
                           for m in metrics.SCENE_METRICS}
     learned_scores = {m: [] for m in metrics.SCENE_METRICS}
     for mean in learned_absrel:
-        rows = [score(mean + RNG.normal(0, 0.003)) for _ in range(seeds)]
+        rows = [score(mean + rng.normal(0, seed_spread)) for _ in range(seeds)]
         for m in metrics.SCENE_METRICS:
             learned_scores[m].append(np.stack([r[m] for r in rows]))
     methods = {name: score(value) for name, value in
@@ -47,30 +49,6 @@ def _study(learned_absrel, classical_absrel, n=400, seeds=3):
         experiments.CROSSOVER_CONFIG, n, longer, 2, replicates=400)
 
 
-def test_resampling_weights_and_means():
-    weights = experiments.resample(50, 200)
-    assert weights.shape == (200, 50) and (weights.sum(1) == 50).all()
-    constant = np.full((3, 50), 0.25)
-    assert np.allclose(experiments.bootstrap_means(constant, weights), 0.25)
-    spread = experiments.bootstrap_means(RNG.normal(0, 1, (1, 50)), weights)
-    assert 0.05 < spread.std() < 0.3  # about 1 / sqrt(50)
-    low, high = experiments.interval(spread)
-    assert low < np.median(spread) < high
-    with pytest.raises(ValueError, match="scenes"):
-        experiments.bootstrap_means(np.zeros((2, 40)), weights)
-
-
-def test_a_paired_interval_sees_a_shift_that_the_scenes_hide():
-    scenes = RNG.normal(0.2, 0.05, 60)  # scene difficulty, shared by both methods
-    low, high = experiments.paired_interval(scenes + 0.01, scenes)
-    assert np.isclose(low, 0.01) and np.isclose(high, 0.01)
-    seeds = np.stack([scenes, scenes + 0.002])  # (seeds, scenes), paired seed by seed
-    low, high = experiments.paired_interval(seeds - 0.01 + RNG.normal(0, 0.001, (2, 60)), seeds)
-    assert low < -0.01 < high < 0
-    with pytest.raises(ValueError, match="scenes"):
-        experiments.paired_interval(np.zeros(1), np.zeros(1))
-
-
 def test_a_clear_crossover_is_identified_and_a_tie_is_not():
     clear = _study([0.3, 0.2, 0.1], 0.2 + 0.0)
     cross = clear.crossover("absrel", "classical")
@@ -81,9 +59,10 @@ def test_a_clear_crossover_is_identified_and_a_tie_is_not():
     assert "not better at the largest size" in never.reason
     everywhere = _study([0.1, 0.09, 0.08], 0.2).crossover("absrel", "classical")
     assert everywhere.interval is None and "every size" in everywhere.reason
-    tie = _study([0.3, 0.25, 0.2], 0.2).gap("absrel", "classical")
-    low, high = experiments.interval(tie[-1])
-    assert low < 0 < high  # a tie at the largest size: the interval holds zero
+    # a tie at the largest size (no seed is better than another): the interval holds zero
+    tie = _study([0.3, 0.25, 0.2], 0.2, seed_spread=0.0).gap("absrel", "classical")
+    low, high = bootstrap.interval(tie[-1])
+    assert low < 0 < high
 
 
 def test_gaps_are_paired_over_scenes():
@@ -160,7 +139,7 @@ def test_the_map_names_a_winner_only_with_an_interval_that_excludes_a_tie():
 
 def test_the_map_command_prints_verdicts_as_json(monkeypatch, capsys):
     atlas = _map()
-    monkeypatch.setattr(comparison, "crossover_map", lambda **kwargs: atlas)
+    monkeypatch.setattr(cameramap, "crossover_map", lambda **kwargs: atlas)
     assert experiments.main(["map", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["levels"] == ["easy", "hard"] and out["sizes"] == list(SIZES)
@@ -201,8 +180,8 @@ def test_a_tiny_study_tunes_on_validation_trains_more_seeds_and_is_cached(tmp_pa
                                                                          monkeypatch):
     monkeypatch.setenv("DEPTHLAB_CACHE", str(tmp_path))
     monkeypatch.setenv(parallel.SCHEDULER_VARIABLE, parallel.IN_PROCESS)
-    monkeypatch.setattr(comparison, "PIPELINE_GRID", {"ratio": (0.8, 0.7)})
-    monkeypatch.setattr(comparison, "STEREO_GRID", {"penalty": (8.0, 2.0)})
+    monkeypatch.setattr(classical_tuning, "PIPELINE_GRID", {"ratio": (0.8, 0.7)})
+    monkeypatch.setattr(classical_tuning, "STEREO_GRID", {"penalty": (8.0, 2.0)})
     monkeypatch.setattr(comparison, "EARLY_STOPPING_SCENES", 4)
     trained = lambda: sorted(tmp_path.glob("run-*.json"))  # noqa: E731  (one per model)
     config = dataclasses.replace(experiments.CROSSOVER_CONFIG, steps=20, check_every=10,
@@ -278,18 +257,19 @@ def test_a_tiny_study_tunes_on_validation_trains_more_seeds_and_is_cached(tmp_pa
 def test_coordinate_descent_runs_each_setting_once(tmp_path, monkeypatch):
     monkeypatch.setenv("DEPTHLAB_CACHE", str(tmp_path))
     monkeypatch.setenv(parallel.SCHEDULER_VARIABLE, parallel.IN_PROCESS)
-    monkeypatch.setattr(comparison, "PIPELINE_GRID",
+    monkeypatch.setattr(classical_tuning, "PIPELINE_GRID",
                         {"ratio": (0.8, 0.7), "threshold": (0.5, 1.0)})
-    monkeypatch.setattr(comparison, "STEREO_GRID", {"penalty": (8.0, 2.0), "block_size": (5, 3)})
+    monkeypatch.setattr(classical_tuning, "STEREO_GRID",
+                        {"penalty": (8.0, 2.0), "block_size": (5, 3)})
     phases = []
-    tuning, = comparison._tune([world.WorldConfig()], 10, False, phases)
+    tuning, = classical_tuning._tune([world.WorldConfig()], 10, False, phases)
     # each later step reuses the current choice, measured in the step before
     assert [len(p) for p in phases] == [2, 1, 2, 1]
     for method in ("classical", "motion_stereo"):
         params = [t["params"] for t in tuning.tried if t["method"] == method]
         assert len(params) == 3 and all(params.count(p) == 1 for p in params)
     chosen = tuning.validation("motion_stereo")
-    direct = comparison._classical_job(tuning.pipeline, tuning.stereo, world.WorldConfig(),
+    direct = classical_tuning._classical_job(tuning.pipeline, tuning.stereo, world.WorldConfig(),
                                        "validation", 10)
     assert chosen["absrel"] == float(np.mean(direct["absrel"]))
 
@@ -300,7 +280,8 @@ def test_classical_scores_run_each_setting_once_and_are_cached(tmp_path, monkeyp
     settings = [({}, None), ({"ratio": 0.7}, None), ({}, {"penalty": 2.0})]
     scores = experiments.classical_scores(settings, n_scenes=3, progress=False)
     assert len(scores) == 3 and all(s["absrel"].shape == (3,) for s in scores)
-    direct = comparison._classical_job({}, {"penalty": 2.0}, world.WorldConfig(), "validation", 3)
+    direct = classical_tuning._classical_job({}, {"penalty": 2.0}, world.WorldConfig(),
+                                             "validation", 3)
     assert np.array_equal(scores[2]["absrel"], direct["absrel"])
     entries = {p: p.stat().st_mtime_ns for p in tmp_path.glob("scores-*.json")}
     assert len(entries) == 3

@@ -15,6 +15,8 @@ from run_notebooks import BOOK, CHAPTERS, differences, execute
 
 from depthlab import cache
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(autouse=True)
 def after_nbval(request):

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from depthlab import classical, learned, world
+from depthlab.learned import training
 
 QUICK = learned.TrainConfig(steps=12, batch=4, crop=(32, 48))
 
@@ -27,7 +28,7 @@ def test_larger_training_sets_contain_the_smaller_ones():
     frames, disparity = small[3]
     assert torch.equal(frames, large[3][0]) and torch.equal(disparity, large[3][1])
     assert frames.shape == (2, 64, 96) and disparity.shape == (1, 64, 96)
-    scene = world.render_scene(learned.TRAIN_SEED, 3)
+    scene = world.render_scene(world.TRAIN_SEED, 3)
     assert np.allclose(disparity[0].numpy(), scene.disparity)
 
 
@@ -231,7 +232,7 @@ def test_random_flips_change_the_run_and_keep_labels_aligned():
     assert not np.array_equal(flipped.losses, plain.losses)
     frames = torch.arange(2 * 4 * 6, dtype=torch.float32).reshape(1, 2, 4, 6).repeat(8, 1, 1, 1)
     target = frames[:, :1].clone()
-    out, label = learned._flip(frames, target, torch.Generator().manual_seed(0))
+    out, label = training._flip(frames, target, torch.Generator().manual_seed(0))
     assert torch.equal(out[:, :1], label)  # the label moved with frame 0
     assert len({tuple(o[0, 0, :2].tolist()) for o in out}) > 1  # not all items alike
 
@@ -256,7 +257,8 @@ def test_each_stream_draws_its_own_scenes_and_the_monocular_control_sees_frame0_
 def test_a_model_saved_with_its_training_record_loads_it_back(tmp_path):
     validation = world.render_scenes(world.VALIDATION_SEED, range(4))
     config = learned.TrainConfig(steps=20, batch=2, crop=None, patience=1, check_every=10)
-    model = learned.train(2, config=config, model_config=learned.ModelConfig(coarse_radius=2), progress=False,
+    model = learned.train(2, config=config, model_config=learned.ModelConfig(coarse_radius=2),
+                          progress=False,
                           validation=validation)
     loaded = learned.load(learned.save(model, tmp_path / "m.pt"))
     assert loaded.model_config.coarse_radius == 2 and loaded.best_step == model.best_step

@@ -14,7 +14,7 @@ import time
 import distributed
 import pytest
 
-from depthlab import learned, parallel
+from depthlab import cpu, learned, parallel
 
 BOOK = pathlib.Path(__file__).resolve().parents[1] / "book"
 
@@ -55,11 +55,13 @@ def _study(cache, *options, check=True):
 
 class Cluster:
     """``dask scheduler`` and ``workers`` ``dask worker`` processes on 127.0.0.1, with the
-    book's folder on the workers' path unless ``with_depthlab`` is False."""
+    book's folder on the workers' path unless ``with_depthlab`` is False, and the book's CPU
+    settings (`depthlab.cpu`) unless ``cpu_settings`` is False."""
 
-    def __init__(self, folder, workers=2, with_depthlab=True):
+    def __init__(self, folder, workers=2, with_depthlab=True, cpu_settings=True):
         self.address = f"tcp://127.0.0.1:{_free_port()}"
-        environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"
+                       and (cpu_settings or k not in cpu.AVX2)}
         hide = []
         if with_depthlab:  # the workers run this checkout's package, whichever one is installed
             environment["PYTHONPATH"] = str(BOOK)
@@ -112,6 +114,7 @@ def in_process(tmp_path_factory):
                            parallel.IN_PROCESS).stdout)
 
 
+@pytest.mark.slow
 def test_a_study_on_a_cluster_gives_the_numbers_it_gives_in_process(tmp_path, in_process):
     with Cluster(tmp_path) as cluster:
         result = _study(tmp_path / "cache", "--scheduler", cluster.address)
@@ -120,10 +123,13 @@ def test_a_study_on_a_cluster_gives_the_numbers_it_gives_in_process(tmp_path, in
     assert len(list((tmp_path / "cache").glob("model-*.pt"))) == MODELS
 
 
+@pytest.mark.slow
 def test_a_worker_killed_while_it_trains_changes_nothing(tmp_path, in_process):
     cache = tmp_path / "cache"
     with Cluster(tmp_path) as cluster:
         pids = cluster.client.run(os.getpid)
+        cluster.client.get_task_stream()  # the scheduler records every task from now on
+        begun = time.time()
         study = subprocess.Popen(
             [sys.executable, "-m", "depthlab.experiments", *STUDY, "--scheduler",
              cluster.address], cwd=BOOK, env={**os.environ, "DEPTHLAB_CACHE": str(cache)},
@@ -136,11 +142,16 @@ def test_a_worker_killed_while_it_trains_changes_nothing(tmp_path, in_process):
                 time.sleep(0.2)
             assert victim is not None, "no job started on the cluster"
             time.sleep(1.5)  # into the training
+            killed = set(cluster.client.processing()[victim])
             os.kill(pids[victim], signal.SIGKILL)
             out, err = study.communicate(timeout=600)
         finally:
             study.kill()
         assert study.returncode == 0, err
+        finished = {t["key"]: t["worker"] for t in cluster.client.get_task_stream(start=begun)
+                    if t["status"] == "OK"}
+    # the job the killed worker was running ran again, whole, on another worker
+    assert killed and all(finished.get(key) not in (None, victim) for key in killed)
     assert _numbers(out) == in_process
     assert not list(cache.rglob("*.partial"))
     models = list(cache.glob("model-*.pt"))
@@ -171,11 +182,22 @@ def test_the_command_line_refuses_a_malformed_address(tmp_path):
     assert result.returncode == 2 and "tcp://host:8786" in result.stderr
 
 
+@pytest.mark.slow
 def test_workers_without_depthlab_are_refused_with_a_clear_error(tmp_path):
     with Cluster(tmp_path, workers=1, with_depthlab=False) as cluster:
         result = _study(tmp_path / "cache", "--scheduler", cluster.address, check=False)
     assert result.returncode == 2
     assert "cannot import depthlab" in result.stderr and "pip install -e ." in result.stderr
+    assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").iterdir())
+
+
+@pytest.mark.slow
+def test_workers_without_the_cpu_settings_are_refused_with_the_exports_named(tmp_path):
+    with Cluster(tmp_path, workers=1, cpu_settings=False) as cluster:
+        result = _study(tmp_path / "cache", "--scheduler", cluster.address, check=False)
+    assert result.returncode == 2
+    assert "CPU settings" in result.stderr
+    assert all(f"{k}=" in result.stderr for k in cpu.AVX2)
     assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").iterdir())
 
 
@@ -231,6 +253,7 @@ def test_run_keeps_the_order_of_the_jobs_and_records_each_task():
     parallel.shutdown()
 
 
+@pytest.mark.slow
 def test_the_throughput_command_times_one_and_two_workers(tmp_path):
     result = subprocess.run([sys.executable, "-m", "depthlab.experiments", "throughput",
                              "--workers", "1", "2", "--jobs", "2", "--steps", "5", "--json"],

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from depthlab import experiments, learned, real
-from depthlab.experiments import realpairs
+from depthlab.experiments import realcurves, realpairs
 
 
 def test_make_pair_builds_what_load_middlebury_loads():
@@ -160,7 +160,9 @@ def test_the_studies_refuse_bad_arguments_before_any_training(monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("trained before checking its arguments")
 
-    monkeypatch.setattr(realpairs, "_train_runs", no_training)
+    for module in (realpairs, realcurves):
+        monkeypatch.setattr(module, "_train_runs", no_training)
+    monkeypatch.setattr(realcurves, "real_models", no_training)
     with pytest.raises(ValueError, match="kinds"):
         experiments.real_models(kinds=("learned", "learned_3d"))
     with pytest.raises(ValueError, match="counts"):

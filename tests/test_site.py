@@ -234,7 +234,8 @@ def test_thebe_starts_its_kernel_in_the_folder_of_the_notebooks(site, name):
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_every_chapter_offers_binder_and_colab(site, name):
     page = _page_file(name).read_text(encoding="utf-8")
-    assert f"https://colab.research.google.com/github/software-2-0-2-0/book/blob/main/book/{name}.ipynb" in page
+    colab = "https://colab.research.google.com/github/software-2-0-2-0/book/blob/main/book"
+    assert f"{colab}/{name}.ipynb" in page
     assert "https://mybinder.org/v2/gh/software-2-0-2-0/book/main" in page
 
 

@@ -205,7 +205,9 @@ def test_blur_smooths_both_frames_and_keeps_the_truth():
     sharp = world.render_scenes(0, range(10), _clean())
     soft = world.render_scenes(0, range(10), _clean(blur=1.0))
     for name in ("frame0", "frame1"):
-        detail = lambda f: np.abs(np.diff(getattr(f, name), axis=-1)).mean()  # noqa: E731
+        def detail(scenes, name=name):
+            return np.abs(np.diff(getattr(scenes, name), axis=-1)).mean()
+
         assert detail(soft) < 0.7 * detail(sharp)
         assert abs(getattr(soft, name).mean() - getattr(sharp, name).mean()) < 2e-3
     for name in ("depth", "flow", "visible"):
@@ -245,5 +247,6 @@ def test_the_named_worlds_add_one_knob_group_at_a_time():
     np.testing.assert_allclose(scenes.direction, np.tile([-1.0, 0.0], (8, 1)), atol=1e-12)
     assert np.allclose(scenes.flow[..., 1], 0, atol=1e-5)
     # The wide world's scenes reach disparities of the range real pairs are scored at.
-    largest = world.render_scenes(0, range(256), world.WORLDS["wide"]).disparity.reshape(256, -1).max(1)
+    scenes = world.render_scenes(0, range(256), world.WORLDS["wide"])
+    largest = scenes.disparity.reshape(256, -1).max(1)
     assert np.percentile(largest, 10) < 8 and np.percentile(largest, 90) > 20

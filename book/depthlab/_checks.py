@@ -81,3 +81,18 @@ def frame_pair(frame0, frame1, min_size=8):
         raise ValueError(f"frame0 and frame1 must have the same shape, got {a.shape} and "
                          f"{b.shape}")
     return a, b
+
+
+def instance(name, value, kind):
+    """``value`` if it is a ``kind``, else a TypeError that names the class expected."""
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def scenes(name, value):
+    """``value`` if it is a batch of scenes (`world.render_scenes`), else a TypeError."""
+    from . import world  # world imports this module
+    if not isinstance(value, world.Scene) or value.frame0.ndim != 3:
+        raise TypeError(f"{name} must be a batch of scenes from world.render_scenes")
+    return value

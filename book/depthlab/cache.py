@@ -4,16 +4,18 @@ written.
 Trained models, study results and the classical methods' runs are kept in ``.cache/depthlab``
 at the top of the repository, or in the folder ``$DEPTHLAB_CACHE`` names (read at each call,
 so a test or a benchmark can move it); a package installed outside a checkout uses the user's
-cache folder (`directory`). An entry is named by a hash of every configuration (and, for a run
-on given scenes, of their arrays: `array_digest`) that made it and of the code of the modules
-that make the numbers (`world`, `classical`, `learned`, `features`, `metrics`), so a second run
-is fast and a change to what any of them computes starts afresh; editing their docstrings or
-comments does not (`source_digest`). Only the process that runs a
-study writes here: a worker, on this machine or another, returns bytes and never touches the
-folder, so a cluster needs no disk shared with the reader's machine. Every file is written
-through a temporary name and flushed to the disk, so an interrupted run never leaves half a
-file (`remove_stale` clears the temporary files a killed process leaves behind). The folder
-is never committed; deleting it is always safe.
+cache folder (`directory`). Every cached computation finds its file with `entry` (or lets
+`memo` do it): the name is a hash of every configuration (and, for a run on given scenes, of
+their arrays: `array_digest`) that made the result, and of the code that made it. The code is
+named where the computation is defined, as its module; the key covers that module and every
+module of the package it imports, directly or not (`code_digest`), so a change to what any of
+them computes starts afresh, and editing their docstrings or comments does not
+(`source_digest`). This module imports none of them: it reads their files. Only the process
+that runs a study writes here: a worker, on this machine or another, returns bytes and never
+touches the folder, so a cluster needs no disk shared with the reader's machine. Every file is
+written through a temporary name and flushed to the disk, so an interrupted run never leaves
+half a file (`remove_stale` clears the temporary files a killed process leaves behind). The
+folder is never committed; deleting it is always safe.
 """
 from __future__ import annotations
 
@@ -28,14 +30,18 @@ import tempfile
 
 import numpy as np
 
-from . import _checks, classical, features, learned, metrics, world
+__all__ = ["INFRASTRUCTURE", "PARTIAL", "array_digest", "cache_key", "code_digest", "directory",
+           "entry", "from_bytes", "load_arrays", "memo", "package_digest", "remove_stale",
+           "save_arrays", "source_digest", "to_bytes", "write_atomic", "write_bytes"]
 
-__all__ = ["CACHE_FORMAT", "PARTIAL", "array_digest", "cache_key", "code_version", "directory",
-           "from_bytes", "remove_stale", "source_digest", "to_bytes", "write_atomic",
-           "write_bytes"]
+#: The package's modules that change no result: where files go, how jobs are spread over
+#: workers, how time is measured, how figures are drawn and how results are printed.
+#: `code_digest` leaves their source out (but follows their imports: `cpu`'s settings change
+#: numbers).
+INFRASTRUCTURE = ("depthlab.cache", "depthlab.parallel", "depthlab.timing", "depthlab.plotting",
+                  "depthlab.widgets", "depthlab.experiments.cli")
 
-#: Bump when the way the studies score or store a result changes: it is part of every key.
-CACHE_FORMAT = 1
+_PACKAGE = pathlib.Path(__file__).resolve().parent
 
 #: How the temporary file of a write in progress ends (`write_atomic`).
 PARTIAL = ".partial"
@@ -73,10 +79,10 @@ def source_digest(paths) -> str:
     Returns
     -------
     str
-        16 hex digits of a hash of `CACHE_FORMAT` and each file's name and syntax tree without
-        docstrings, so that editing the documentation of the code keeps the cache.
+        16 hex digits of a hash of each file's name and syntax tree without docstrings, so
+        that editing the documentation of the code keeps the cache.
     """
-    digest = hashlib.sha256(str(CACHE_FORMAT).encode())
+    digest = hashlib.sha256()
     for path in map(pathlib.Path, paths):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
@@ -90,23 +96,81 @@ def source_digest(paths) -> str:
     return digest.hexdigest()[:16]
 
 
-@functools.lru_cache(maxsize=1)
-def code_version() -> str:
-    """The version of the code that makes the numbers: part of every cache key.
+def _module_name(path):
+    """``depthlab.<...>`` of a source file of the package."""
+    parts = path.relative_to(_PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path):
+    """The package's source files that one of its files imports (relative imports, the
+    package's only kind), as paths."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.ImportFrom) or not node.level:
+            continue
+        base = path.parent
+        for _ in range(node.level - 1):
+            base = base.parent
+        if node.module:
+            base = base.joinpath(*node.module.split("."))
+            candidates = [base] + [base / alias.name for alias in node.names]
+        else:
+            candidates = [base / alias.name for alias in node.names]
+        for candidate in candidates:
+            for file in (candidate.with_suffix(".py"), candidate / "__init__.py"):
+                if file.is_file():
+                    found.append(file)
+    return found
+
+
+@functools.lru_cache(maxsize=None)
+def code_digest(module: str) -> str:
+    """The version of the code that makes a module's results: part of its cache keys.
+
+    Parameters
+    ----------
+    module : str
+        A module of the package, such as ``"depthlab.experiments.studies"`` (a computation
+        passes its own ``__name__``).
 
     Returns
     -------
     str
-        `source_digest` of `world`, `classical`, `learned`, `features`, `metrics` and the
-        input checks.
+        `source_digest` of the module and of every module of the package that it imports,
+        directly or not, except `INFRASTRUCTURE`.
     """
-    return source_digest(pathlib.Path(m.__file__)
-                         for m in (_checks, classical, features, learned, metrics, world))
+    if not isinstance(module, str) or module.split(".")[0] != _PACKAGE.name:
+        raise ValueError(f"module must name a module of {_PACKAGE.name}, got {module!r}")
+    root = pathlib.Path(*module.split(".")[1:])
+    start = [f for f in (_PACKAGE / root.with_suffix(".py"), _PACKAGE / root / "__init__.py")
+             if f.is_file()]
+    if not start:
+        raise ValueError(f"module must name a module of {_PACKAGE.name}, got {module!r}")
+    seen, todo = set(), start
+    while todo:
+        path = todo.pop()
+        if path not in seen:
+            seen.add(path)
+            todo.extend(_imports(path))
+    return source_digest(sorted(p for p in seen if _module_name(p) not in INFRASTRUCTURE))
+
+
+@functools.lru_cache(maxsize=1)
+def package_digest() -> str:
+    """`source_digest` of every module of the package: what a worker must run to compute
+    what this process would (`depthlab.parallel` compares it before it submits a job).
+
+    Returns
+    -------
+    str
+        16 hex digits.
+    """
+    return source_digest(sorted(_PACKAGE.rglob("*.py")))
 
 
 def cache_key(*parts) -> str:
-    """A short hash of ``parts`` (dataclasses or JSON values) and `code_version`: the name of
-    a cached result.
+    """A short hash of ``parts`` (dataclasses or JSON values).
 
     Parameters
     ----------
@@ -116,11 +180,100 @@ def cache_key(*parts) -> str:
     Returns
     -------
     str
-        20 hex digits of a hash of ``parts`` and `code_version`.
+        20 hex digits.
     """
     text = json.dumps([dataclasses.asdict(p) if dataclasses.is_dataclass(p) else p
-                       for p in parts] + [code_version()], sort_keys=True)
+                       for p in parts], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def entry(kind: str, *parts, code: str, suffix: str = ".json") -> pathlib.Path:
+    """Where a result is cached: the one way every computation of the book finds its file.
+
+    Parameters
+    ----------
+    kind : str
+        What the result is, the start of the file's name (``"model"``, ``"sweep"``, ...).
+    *parts : dataclass instances or JSON values
+        Everything that made the result (see `cache_key`).
+    code : str
+        The module that computes it (its ``__name__``): its `code_digest` is part of the key.
+    suffix : str
+        The file's extension, with its dot.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<directory>/<kind>-<20 hex digits><suffix>``; the file may not exist yet.
+
+    Raises
+    ------
+    TypeError
+        A part is not a JSON value or a dataclass of them.
+    """
+    return directory() / f"{kind}-{cache_key(kind, *parts, code_digest(code))}{suffix}"
+
+
+def _save_json(thing, path):
+    path.write_text(json.dumps(thing))
+
+
+def _load_json(path):
+    return json.loads(path.read_text())
+
+
+def save_arrays(arrays: dict, path: pathlib.Path) -> None:
+    """Writes named arrays to ``path`` as one ``.npz`` file (a `memo` ``save``).
+
+    Parameters
+    ----------
+    arrays : dict of str to array-like
+    path : path-like
+        The file, whatever its name (``numpy.savez`` would append ``.npz`` to a name).
+    """
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+def load_arrays(path: pathlib.Path) -> dict:
+    """The named arrays `save_arrays` wrote (a `memo` ``load``).
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+    """
+    with np.load(path) as saved:
+        return {name: saved[name] for name in saved.files}
+
+
+def memo(kind: str, *parts, code: str, compute, save=_save_json, load=_load_json,
+         suffix: str = ".json"):
+    """``compute()`` once: its result is kept at `entry` and read back from there afterwards.
+
+    Parameters
+    ----------
+    kind, *parts, code, suffix
+        As in `entry`.
+    compute : callable
+        Called without arguments when the entry is missing.
+    save, load : callable
+        ``save(result, path)`` writes what ``compute`` returned, ``load(path)`` reads it
+        back; JSON by default.
+
+    Returns
+    -------
+    object
+        What ``load`` reads (also on the first call, so that both calls give the same).
+    """
+    path = entry(kind, *parts, code=code, suffix=suffix)
+    if not path.is_file():
+        result = compute()
+        write_atomic(path, lambda target: save(result, target))
+    return load(path)
 
 
 def array_digest(*arrays) -> str:

@@ -156,7 +156,9 @@ def learned_uncertainty(model: learned.DepthModel, frames0: np.ndarray,
         frames0, frames1 = frames0[None], frames1[None]
     views = []
     for axes in _FLIPS:
-        flip = (lambda a: np.flip(a, axes).copy()) if axes else (lambda a: a)
+        def flip(a, axes=axes):
+            return np.flip(a, axes).copy() if axes else a
+
         views.append(flip(learned.predict_batch(model, flip(frames0), flip(frames1))))
     uncertainty = np.stack([relative_log_depth(v) for v in views]).std(0)
     depth = views[0]

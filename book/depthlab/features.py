@@ -31,8 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import _checks, classical, metrics, world
-from .learned import TRAIN_SEED, read_checkpoint, reproducible
+from . import _checks, classical, metrics, torchutils, world
 
 __all__ = ["DescriptorConfig", "DescriptorNet", "DescriptorTrainConfig", "LearnedDescriptor",
            "MatchingQuality", "load", "matching_quality", "patches", "save", "train",
@@ -226,8 +225,7 @@ def untrained(config: DescriptorConfig = DescriptorConfig(), seed: int = 0) -> L
     LearnedDescriptor
         In evaluation mode, with no training configuration and 0 training scenes.
     """
-    if not isinstance(config, DescriptorConfig):
-        raise TypeError(f"config must be a DescriptorConfig, got {type(config).__name__}")
+    _checks.instance("config", config, DescriptorConfig)
     torch.manual_seed(_checks.integer("seed", seed, 0, 2**32 - 1))
     net = DescriptorNet(config)
     net.eval()
@@ -314,7 +312,7 @@ def train(n_scenes: int, *, config: DescriptorTrainConfig = DescriptorTrainConfi
     draws = torch.randint(0, n_scenes, (config.steps, config.scenes_per_step),
                           generator=generator)
     drawn = np.unique(draws.numpy())
-    scenes = world.render_scenes(TRAIN_SEED, drawn, world_config)
+    scenes = world.render_scenes(world.TRAIN_SEED, drawn, world_config)
     frames = torch.from_numpy(np.stack([scenes.frame0, scenes.frame1], 1))
     pairs = _correspondences(scenes, contrast_threshold)
     row = {int(index): k for k, index in enumerate(drawn)}
@@ -324,7 +322,7 @@ def train(n_scenes: int, *, config: DescriptorTrainConfig = DescriptorTrainConfi
                                                    total_steps=config.steps, pct_start=0.2)
     losses = np.zeros(config.steps)
     size = model_config.patch
-    with reproducible(config.threads):
+    with torchutils.reproducible(config.threads):
         net.train()
         bar = tqdm(range(config.steps), desc=f"descriptor on {n_scenes} scenes",
                    disable=not progress, mininterval=0.5)
@@ -479,4 +477,4 @@ def load(path) -> LearnedDescriptor:
                                  world.WorldConfig(**fields("world_config")),
                                  np.asarray(saved["losses"]))
 
-    return read_checkpoint(path, build, "descriptor", "depthlab.features.save")
+    return torchutils.read_checkpoint(path, build, "descriptor", "depthlab.features.save")

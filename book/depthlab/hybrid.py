@@ -22,8 +22,6 @@ keeps the parts in the disk cache (`depthlab.cache`), so that a second run reads
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import io
 
 import cv2
 import numpy as np
@@ -160,8 +158,8 @@ def prepare_cached(model: learned.DepthModel, frames0: np.ndarray, frames1: np.n
 
     The entry is named by a hash of everything the parts depend on: the model's weights and
     configuration, the frames, the pipeline's results (or that the pipeline runs with its
-    defaults), and the source of this module, of `explain` and of the modules that make the
-    numbers (`cache.code_version`). A change to any of them computes the parts afresh.
+    defaults), and the source of this module and of the modules it imports
+    (`cache.code_digest`). A change to any of them computes the parts afresh.
 
     Parameters
     ----------
@@ -178,29 +176,23 @@ def prepare_cached(model: learned.DepthModel, frames0: np.ndarray, frames1: np.n
     """
     if not isinstance(model, learned.DepthModel):
         raise TypeError(f"model must be a learned.DepthModel, got {type(model).__name__}")
-    digest = hashlib.sha256((cache.code_version()
-                             + cache.source_digest([explain.__file__, __file__])).encode())
-    digest.update(repr((model.model_config, model.n_scenes)).encode())
-    for tensor in model.net.state_dict().values():
-        digest.update(tensor.detach().numpy().tobytes())
-    for frames in (frames0, frames1):
-        digest.update(np.ascontiguousarray(frames, np.float32).tobytes())
+    weights = [t.detach().numpy() for t in model.net.state_dict().values()]
+    frames = [np.asarray(f, np.float32) for f in (frames0, frames1)]
+    pipeline = []
     for r in results if results is not None else ["defaults"]:
         if isinstance(r, classical.PipelineResult):
             direction = r.fit.direction if r.fit.direction is not None else np.zeros(2)
-            for part in (r.depth, r.points, r.sparse_depth, direction, [r.reliable]):
-                digest.update(np.ascontiguousarray(part, np.float64).tobytes())
+            pipeline.append(cache.array_digest(*(
+                np.asarray(part, np.float64)
+                for part in (r.depth, r.points, r.sparse_depth, direction, [r.reliable]))))
         else:
-            digest.update(repr(r).encode())
-    path = cache.directory() / f"hybrid-{digest.hexdigest()[:20]}.npz"
-    if path.is_file():
-        with np.load(path) as saved:
-            return Parts(**{field.name: saved[field.name] for field in dataclasses.fields(Parts)})
-    parts = prepare(model, frames0, frames1, results=results)
-    buffer = io.BytesIO()
-    np.savez(buffer, **dataclasses.asdict(parts))
-    cache.write_bytes(path, buffer.getvalue())
-    return parts
+            pipeline.append(repr(r))
+    saved = cache.memo("hybrid", repr((model.model_config, model.n_scenes)),
+                       cache.array_digest(*weights, *frames), pipeline, code=__name__,
+                       compute=lambda: dataclasses.asdict(prepare(model, frames0, frames1,
+                                                                  results=results)),
+                       suffix=".npz", save=cache.save_arrays, load=cache.load_arrays)
+    return Parts(**saved)
 
 
 def combine(parts: Parts, threshold: float, radius: float, *, margin: float = MARGIN):

@@ -227,8 +227,8 @@ def scene_scores(pred: np.ndarray, gt: np.ndarray, gt_disparity: np.ndarray,
             valid = np.isfinite(disparity) & (True if mask is None else mask)
             scale = (np.median(gt_disparity[i][valid]) / np.median(disparity[valid])
                      if valid.any() else 1.0)
-            out["bad1" + suffix][i] = bad_pixel_rate(disparity * scale, gt_disparity[i], threshold=1.0,
-                                                     mask=mask)
+            out["bad1" + suffix][i] = bad_pixel_rate(disparity * scale, gt_disparity[i],
+                                                     threshold=1.0, mask=mask)
     return out
 
 

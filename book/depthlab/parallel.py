@@ -145,7 +145,7 @@ def preload(name: str) -> None:
 
 def _code_version():
     from . import cache
-    return cache.code_version()
+    return cache.package_digest()
 
 
 def _connect(address):
@@ -157,7 +157,8 @@ def _connect(address):
         if scheme != "tcp" or not host or not port.isdigit():
             raise ValueError
     except ValueError:
-        raise ValueError(f"scheduler must be an address like tcp://host:8786, got {address!r}")
+        raise ValueError(f"scheduler must be an address like tcp://host:8786, "
+                         f"got {address!r}") from None
     try:
         client = distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError) as error:
@@ -176,6 +177,15 @@ def _connect(address):
         if other:
             raise ValueError(f"the workers {', '.join(other)} of {address} run another version "
                              "of depthlab than this process: give them the same source")
+        ours = cpu.settings()
+        other = sorted(w for w, v in client.run(cpu.settings).items() if v != ours)
+        if other:
+            exports = " ".join(f"{k}={v!r}" if " " in v else f"{k}={v}"
+                               for k, v in ours.items() if v is not None)
+            raise ValueError(f"the workers {', '.join(other)} of {address} do not hold this "
+                             "process's CPU settings (depthlab.cpu), so they would compute "
+                             "other numbers: start them with the same exports, export "
+                             f"{exports}, then dask worker {address}")
     except TimeoutError:
         client.close()
         raise ConnectionError(f"the scheduler at {address} has no workers (waited "

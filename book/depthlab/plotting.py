@@ -16,7 +16,8 @@ from matplotlib.patches import Rectangle
 import numpy as np
 
 __all__ = ["COLORS", "DEPTH_CMAP", "ERROR_CMAP", "METRIC_LABELS", "figure_bytes",
-           "interval_curve", "learning_curve", "show_depth", "verdict_map", "show_error", "show_frame", "show_matches",
+           "interval_curve", "learning_curve", "show_depth", "verdict_map", "show_error",
+           "show_frame", "show_matches",
            "task_stream"]
 
 COLORS = {

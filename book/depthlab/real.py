@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from skimage import color, data
 
-from . import _checks, cache, learned
+from . import _checks, cache, learned, torchutils
 
 __all__ = ["MIDDLEBURY", "REAL_PAIRS", "REAL_SPLITS", "RealPair", "fine_tune", "load_middlebury",
            "load_motorcycle", "load_real", "make_pair", "masked_scale_invariant_loss",
@@ -427,10 +427,9 @@ def fine_tune(model: learned.DepthModel, pairs, *, steps: int = 60, lr: float = 
     if cached:
         weights = [t.detach().numpy() for t in model.net.state_dict().values()]
         arrays = [a for p in pairs for a in (p.frame0, p.frame1, p.disparity, p.valid)]
-        key = cache.cache_key("fine_tune", cache.source_digest([__file__]), steps, lr, batch,
-                              list(crop), seed, labels, smoothness, model.model_config,
-                              cache.array_digest(*weights), cache.array_digest(*arrays))
-        path = cache.directory() / f"finetuned-{key}.pt"
+        path = cache.entry("finetuned", steps, lr, batch, list(crop), seed, labels, smoothness,
+                           model.model_config, cache.array_digest(*weights),
+                           cache.array_digest(*arrays), code=__name__, suffix=".pt")
         if path.is_file():
             return learned.load(path)
     frames = [torch.from_numpy(np.stack([p.frame0, p.frame1])) for p in pairs]
@@ -440,7 +439,7 @@ def fine_tune(model: learned.DepthModel, pairs, *, steps: int = 60, lr: float = 
     optimiser = torch.optim.Adam(net.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     (ch, cw), losses = crop, np.zeros(steps)
-    with learned.reproducible(1):
+    with torchutils.reproducible(1):
         net.train()
         for step in range(steps):
             items = []

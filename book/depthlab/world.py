@@ -46,7 +46,8 @@ from skimage import color, data
 
 from . import _checks
 
-__all__ = ["CAMERAS", "DOMAINS", "WORLDS", "HELD_OUT_SEED", "VALIDATION_SEED", "Scene", "WorldConfig", "render_scene", "render_scenes"]
+__all__ = ["CAMERAS", "DOMAINS", "HELD_OUT_SEED", "TRAIN_SEED", "VALIDATION_SEED", "WORLDS",
+           "Scene", "WorldConfig", "render_scene", "render_scenes"]
 
 #: Texture sets ("domains") that scenes draw their surfaces from.
 DOMAINS = {
@@ -59,6 +60,9 @@ DOMAINS = {
 
 #: The seed of the held-out test scenes that every chapter scores on.
 HELD_OUT_SEED = 1_000_003
+
+#: The seed of the training scenes.
+TRAIN_SEED = 0
 
 #: The seed of the validation scenes: every choice (a threshold, a step budget) is made on
 #: them, so that the test scenes only report.
@@ -454,8 +458,7 @@ def render_scenes(seed: int, indices, config: WorldConfig = WorldConfig()) -> Sc
         raise ValueError("indices must name at least one scene")
     for index in indices:
         _checks.integer("index", index)
-    if not isinstance(config, WorldConfig):
-        raise TypeError(f"config must be a WorldConfig, got {type(config).__name__}")
+    _checks.instance("config", config, WorldConfig)
     # OpenCV's remap takes images of fewer than 32767 rows, and chunks bound the memory.
     chunk = max(1, 16384 // config.height)
     if len(indices) > chunk:

@@ -9,9 +9,9 @@
     python -m depthlab.experiments real --json
     python -m depthlab.experiments throughput --json
 
-The studies (features, crossover, map, duplicates, real) run their jobs on a local Dask cluster, or on
-the cluster that ``--scheduler tcp://host:port`` (or ``$DEPTHLAB_SCHEDULER``) names. They show
-a progress bar, unless ``--json`` is given, which prints only the JSON.
+The studies (features, crossover, map, duplicates, real) run their jobs on a local Dask cluster,
+or on the cluster that ``--scheduler tcp://host:port`` (or ``$DEPTHLAB_SCHEDULER``) names. They
+show a progress bar, unless ``--json`` is given, which prints only the JSON.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import os
 import numpy as np
 
 from .. import learned, metrics, parallel
-from . import comparison, realpairs, studies
+from . import cameramap, comparison, datastudy, realpairs, speedup, studies, tuning
 from .curves import METRICS
 from .studies import FEATURE_METRICS
 
@@ -68,7 +68,8 @@ def _print_map(result):
                           f"{cross['interval'][1]:.0f}]" if cross["interval"]
                           else f"not identified ({cross['reason']})"))
     print(f"{result['seconds']:.0f} s of jobs here; projected on 8 workers "
-          f"{result['projected_seconds']['8']:.0f} s, on 32 {result['projected_seconds']['32']:.0f} s")
+          f"{result['projected_seconds']['8']:.0f} s, "
+          f"on 32 {result['projected_seconds']['32']:.0f} s")
 
 
 def _print_features(result):
@@ -115,6 +116,14 @@ def _parser():
     parser = argparse.ArgumentParser(prog="python -m depthlab.experiments",
                                      description="Run one of the book's studies.")
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_scene_commands(commands)
+    _add_study_commands(commands)
+    _add_other_commands(commands)
+    return parser
+
+
+def _add_scene_commands(commands):
+    """``classical`` and ``learned``: one method scored on the test or validation scenes."""
     run = commands.add_parser("classical", help="the classical pipeline (the book's defaults) "
                               "on test or validation scenes")
     run.add_argument("--scenes", type=int, default=200, help="number of scenes")
@@ -133,6 +142,11 @@ def _parser():
     one.add_argument("--split", choices=("test", "validation"), default="test",
                      help="the world's split scored (default: test)")
     one.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _add_study_commands(commands):
+    """The studies that run jobs on a cluster: ``features``, ``crossover``, ``map`` and
+    ``duplicates``."""
     for name, text in (("features", "the pipeline with a learned descriptor at the sweep's "
                         "sizes and seeds (cached; cold, about 2 minutes on 2 cores)"),
                        ("crossover", "the learned model's learning curve against the classical "
@@ -145,7 +159,7 @@ def _parser():
                         "scenes (cached; runs the crossover first)")):
         study = commands.add_parser(name, help=text)
         study.add_argument("--seeds", type=_positive,
-                           default=len(comparison.MAP_SEEDS) if name == "map" else 3,
+                           default=len(cameramap.MAP_SEEDS) if name == "map" else 3,
                            help="seeds 0 .. SEEDS - 1")
         study.add_argument("--scheduler", help="address of a Dask scheduler to run the jobs on "
                            f"(tcp://host:port), or {parallel.IN_PROCESS!r} to compute in this "
@@ -169,6 +183,10 @@ def _parser():
                                "tuned on")
             study.add_argument("--no-features", action="store_true",
                                help="leave out the pipeline with a learned descriptor")
+
+
+def _add_other_commands(commands):
+    """``real`` (the real pairs) and ``throughput`` (the executor's speed-up)."""
     pairs = commands.add_parser("real", help="the real stereo pairs: every method on the test "
                                 "pairs, each tuned on the validation pairs, with 95%% intervals "
                                 "over pairs and seeds (cached; cold, about 5 minutes on 2 cores)")
@@ -182,12 +200,11 @@ def _parser():
     speed.add_argument("--jobs", type=_positive, default=6, help="models trained per cluster")
     speed.add_argument("--steps", type=_positive, default=150, help="training steps per model")
     speed.add_argument("--json", action="store_true", help="print only one JSON object")
-    return parser
 
 
 def _throughput(args):
     """The throughput command's JSON."""
-    result = studies.throughput(workers=args.workers, jobs=args.jobs, steps=args.steps,
+    result = speedup.throughput(workers=args.workers, jobs=args.jobs, steps=args.steps,
                                 progress=not args.json)
     job = [float(np.mean([t.seconds for t in run])) for run in result.tasks]
     return {"workers": list(result.workers), "jobs": args.jobs, "steps": result.steps,
@@ -212,52 +229,68 @@ def main(argv=None) -> int:
     """
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command in ("features", "crossover", "map", "duplicates"):
-        try:
-            if args.scheduler is not None:
-                os.environ[parallel.SCHEDULER_VARIABLE] = args.scheduler
-                parallel.client()  # connect now: a bad address fails before any work
-            options = {"seeds": range(args.seeds), "progress": not args.json}
-            if args.command == "crossover":
-                if args.extra_seeds < 0:
-                    raise ValueError(f"--extra-seeds must be at least 0, got {args.extra_seeds}")
-                options.update(sizes=args.sizes, n_test=args.test, monocular_sizes=args.sizes[::2],
-                               n_validation=args.validation,
-                               extra_seeds=range(args.seeds, args.seeds + args.extra_seeds),
-                               config=dataclasses.replace(comparison.CROSSOVER_CONFIG,
-                                                          steps=args.steps))
-            study, show = {"features": (studies.feature_curve, _print_features),
-                           "crossover": (comparison.crossover_study, _print_crossover),
-                           "map": (comparison.crossover_map, _print_map),
-                           "duplicates": (studies.data_study, _print_data)}[args.command]
-            result = study(**options).to_json()
-            if args.command == "crossover" and not args.no_features:
-                curve = studies.feature_curve(sizes=args.sizes, seeds=range(args.seeds), n_test=args.test,
-                                              progress=not args.json)
-                result["learned_features"] = curve.to_json()["learned_features"]
-        except (ValueError, TypeError, ConnectionError) as error:
-            parser.error(str(error))
-        finally:
-            parallel.shutdown()
-        if args.json:
-            print(json.dumps(result))
-        else:
-            show(result)
-        return 0
-    if args.command == "real":
-        try:
-            result = realpairs.real_study(seeds=range(args.seeds), progress=not args.json).to_json()
-        finally:
-            parallel.shutdown()
-        print(json.dumps(result) if args.json else _real_table(result))
-        return 0
-    if args.command == "throughput":
-        result = _throughput(args)
-        print(json.dumps(result) if args.json else "\n".join(
-            f"{k} worker(s): {s:.1f} s, speed-up {x:.2f}, overhead {o * 1e3:.0f} ms per job"
-            for k, s, x, o in zip(result["workers"], result["seconds"], result["speedup"],
-                                  result["overhead_seconds_per_job"])))
-        return 0
+    handler = {"features": _study, "crossover": _study, "map": _study, "duplicates": _study,
+               "real": _real, "throughput": _speed}.get(args.command, _one_method)
+    return handler(parser, args)
+
+
+def _study(parser, args):
+    """Runs a study on the cluster and prints it."""
+    try:
+        if args.scheduler is not None:
+            os.environ[parallel.SCHEDULER_VARIABLE] = args.scheduler
+            parallel.client()  # connect now: a bad address fails before any work
+        options = {"seeds": range(args.seeds), "progress": not args.json}
+        if args.command == "crossover":
+            if args.extra_seeds < 0:
+                raise ValueError(f"--extra-seeds must be at least 0, got {args.extra_seeds}")
+            options.update(sizes=args.sizes, n_test=args.test, monocular_sizes=args.sizes[::2],
+                           n_validation=args.validation,
+                           extra_seeds=range(args.seeds, args.seeds + args.extra_seeds),
+                           config=dataclasses.replace(comparison.CROSSOVER_CONFIG,
+                                                      steps=args.steps))
+        study, show = {"features": (studies.feature_curve, _print_features),
+                       "crossover": (comparison.crossover_study, _print_crossover),
+                       "map": (cameramap.crossover_map, _print_map),
+                       "duplicates": (datastudy.data_study, _print_data)}[args.command]
+        result = study(**options).to_json()
+        if args.command == "crossover" and not args.no_features:
+            curve = studies.feature_curve(sizes=args.sizes, seeds=range(args.seeds),
+                                          n_test=args.test, progress=not args.json)
+            result["learned_features"] = curve.to_json()["learned_features"]
+    except (ValueError, TypeError, ConnectionError) as error:
+        parser.error(str(error))
+    finally:
+        parallel.shutdown()
+    if args.json:
+        print(json.dumps(result))
+    else:
+        show(result)
+    return 0
+
+
+def _real(parser, args):
+    """Runs the real-pairs study and prints it."""
+    try:
+        result = realpairs.real_study(seeds=range(args.seeds), progress=not args.json).to_json()
+    finally:
+        parallel.shutdown()
+    print(json.dumps(result) if args.json else _real_table(result))
+    return 0
+
+
+def _speed(parser, args):
+    """Measures the executor's throughput and prints it."""
+    result = _throughput(args)
+    print(json.dumps(result) if args.json else "\n".join(
+        f"{k} worker(s): {s:.1f} s, speed-up {x:.2f}, overhead {o * 1e3:.0f} ms per job"
+        for k, s, x, o in zip(result["workers"], result["seconds"], result["speedup"],
+                              result["overhead_seconds_per_job"])))
+    return 0
+
+
+def _one_method(parser, args):
+    """Scores the classical pipeline or one learned model and prints the summary."""
     if args.scenes < 1:
         parser.error("--scenes must be at least 1")
     if args.command == "learned":
@@ -269,13 +302,13 @@ def main(argv=None) -> int:
             model = comparison.study_models([args.scenes], seed=args.seed,
                                             progress=not args.json)[args.scenes]
         scores = metrics.mean_metrics(learned.evaluate(
-            model, comparison.split_scenes(args.split, args.test)))
+            model, tuning.split_scenes(args.split, args.test)))
         summary = {"n_scenes": args.scenes, "seed": args.seed, "recipe": args.recipe,
                    "split": args.split, "n_test": args.test, "steps": model.steps,
                    **{m: float(getattr(scores, m)) for m in METRICS}}
     else:
-        summary = {"split": args.split, **studies.evaluate_classical(
-            comparison.split_scenes(args.split, args.scenes), progress=not args.json).summary()}
+        summary = {"split": args.split, **tuning.evaluate_classical(
+            tuning.split_scenes(args.split, args.scenes), progress=not args.json).summary()}
     if args.json:
         print(json.dumps(summary))
     else:

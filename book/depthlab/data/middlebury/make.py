@@ -163,49 +163,42 @@ def block_mean(a: np.ndarray, f: int) -> np.ndarray:
     return a.reshape(h // f, f, w // f, f, *a.shape[2:]).mean(axis=(1, 3))
 
 
-def make_pair(name: str, root: str, out: str) -> dict:
-    _, lp, rp, gp, kind, scale, f = PAIRS[name]
-    paths = {k: os.path.join(root, p) for k, p in (("left", lp), ("right", rp), ("gt", gp))}
-    left = cv2.imread(paths["left"], cv2.IMREAD_UNCHANGED).astype(np.float64)
-    right = cv2.imread(paths["right"], cv2.IMREAD_UNCHANGED).astype(np.float64)
-    raw, disp, valid = read_gt(paths["gt"], kind, scale)
-    orig_shape = raw.shape
-    assert left.shape[:2] == right.shape[:2] == raw.shape, (left.shape, right.shape, raw.shape)
-
-    # Check the convention at the original resolution, and scan the scale factor.
+def _convention_checks(name, root, paths, left, right, raw, disp, valid, scale, kind):
+    """The warp checks at the original resolution: with the decoded disparity, with the scale
+    factor scanned, with the wrong sign and (2014 pairs) on the non-occluded pixels; adds the
+    non-occlusion mask to ``paths`` when there is one."""
     gl, gr = to_grey(left), to_grey(right)
-    e_orig = warp_error(gl, gr, disp, valid)
-    scan = {}
+    checks = {"original": warp_error(gl, gr, disp, valid),
+              "wrong_sign": warp_error(gl, gr, -disp, valid)[0],  # x_right = x_left + d
+              "scan": {}, "nonocc": None, "rows_not_flipped": None}
     for s in sorted({scale * m for m in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)} | ({2, 3, 4, 8, 16} if kind == "png8" else set())):
-        scan[f"{s:g}"] = round(warp_error(gl, gr, np.where(valid, raw / s, 0.0), valid)[0], 3)
-    e_flip = warp_error(gl, gr, -disp, valid)[0]  # wrong sign, x_right = x_left + d
-    e_nonocc = None
+        checks["scan"][f"{s:g}"] = round(warp_error(gl, gr, np.where(valid, raw / s, 0.0), valid)[0], 3)
     if name in NONOCC_MASKS:  # same check on the pixels the dataset marks as visible in both views
         paths["nonocc_mask"] = os.path.join(root, NONOCC_MASKS[name])
         m = cv2.imread(paths["nonocc_mask"], cv2.IMREAD_UNCHANGED)
         assert m.shape == raw.shape, (m.shape, raw.shape)
         nv = valid & (m == 255)
-        e_nonocc = warp_error(gl, gr, disp, nv) + (float(nv.mean()),)
-        e_nonocc_rows_unflipped = warp_error(gl, gr, disp[::-1], valid[::-1])[0]  # orientation check
-    for k, p in RECORDED.get(name, {}).items():
-        paths[k] = os.path.join(root, p)
+        checks["nonocc"] = warp_error(gl, gr, disp, nv) + (float(nv.mean()),)
+        checks["rows_not_flipped"] = warp_error(gl, gr, disp[::-1], valid[::-1])[0]  # orientation
+    return checks
 
-    doffs = None
-    if kind == "pfm":
-        # Middlebury 2014: the two cameras' principal points differ by doffs (calib.txt), so
-        # depth is baseline * f / (d + doffs). Shift the right image left by doffs, as
-        # depthlab.real.load_motorcycle does: both cameras then share one principal point, the
-        # flow is d + doffs, and relative depth is 1 / (d + doffs), as for the other pairs.
-        doffs = read_doffs(paths["calib"])
-        shift = np.float64([[1, 0, -doffs], [0, 1, 0]])
-        right = cv2.warpAffine(right, shift, right.shape[1::-1], flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-        disp = np.where(valid, disp + doffs, 0.0)
 
+def _shift_by_doffs(right, disp, valid, calib):
+    """Middlebury 2014: the two cameras' principal points differ by doffs (calib.txt), so
+    depth is baseline * f / (d + doffs). Shift the right image left by doffs, as
+    depthlab.real.load_motorcycle does: both cameras then share one principal point, the
+    flow is d + doffs, and relative depth is 1 / (d + doffs), as for the other pairs."""
+    doffs = read_doffs(calib)
+    shift = np.float64([[1, 0, -doffs], [0, 1, 0]])
+    right = cv2.warpAffine(right, shift, right.shape[1::-1], flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    return right, np.where(valid, disp + doffs, 0.0), doffs
+
+
+def _reduce(left, right, disp, valid, f):
+    """Area-average by f (the size a multiple of f): grey uint8 images and the uint16
+    disparity."""
     h, w = valid.shape
-    h, w = h - h % f, w - w % f
-    left, right, disp, valid = left[:h, :w], right[:h, :w], disp[:h, :w], valid[:h, :w]
-
     small_l = cv2.resize(left.astype(np.float32), (w // f, h // f), interpolation=cv2.INTER_AREA)
     small_r = cv2.resize(right.astype(np.float32), (w // f, h // f), interpolation=cv2.INTER_AREA)
     gl_s = np.clip(np.rint(to_grey(small_l.astype(np.float64))), 0, 255).astype(np.uint8)
@@ -213,30 +206,51 @@ def make_pair(name: str, root: str, out: str) -> dict:
     valid_s = block_mean(valid.astype(np.float64), f) == 1.0
     disp_s = np.where(valid_s, block_mean(disp, f) / f, 0.0)
     stored = np.where(valid_s, np.clip(np.rint(disp_s * 256), 1, 65535), 0).astype(np.uint16)
+    return gl_s, gr_s, stored
 
-    d = os.path.join(out, name)
-    os.makedirs(d, exist_ok=True)
+
+def _write_and_check(folder, left, right, stored):
+    """Write the pair's three PNGs and check them as a reader would see them: the stored
+    disparity and its known mask, the warp check, and the files' size in bytes."""
+    os.makedirs(folder, exist_ok=True)
     png = [cv2.IMWRITE_PNG_COMPRESSION, 9]
-    cv2.imwrite(os.path.join(d, "left.png"), gl_s, png)
-    cv2.imwrite(os.path.join(d, "right.png"), gr_s, png)
-    cv2.imwrite(os.path.join(d, "disparity.png"), stored, png)
-
-    # Check the stored files as a reader would see them.
-    L = cv2.imread(os.path.join(d, "left.png"), cv2.IMREAD_UNCHANGED).astype(np.float64)
-    R = cv2.imread(os.path.join(d, "right.png"), cv2.IMREAD_UNCHANGED).astype(np.float64)
-    D = cv2.imread(os.path.join(d, "disparity.png"), cv2.IMREAD_UNCHANGED)
+    for file, image in (("left.png", left), ("right.png", right), ("disparity.png", stored)):
+        cv2.imwrite(os.path.join(folder, file), image, png)
+    L = cv2.imread(os.path.join(folder, "left.png"), cv2.IMREAD_UNCHANGED).astype(np.float64)
+    R = cv2.imread(os.path.join(folder, "right.png"), cv2.IMREAD_UNCHANGED).astype(np.float64)
+    D = cv2.imread(os.path.join(folder, "disparity.png"), cv2.IMREAD_UNCHANGED)
     assert D.dtype == np.uint16
     V = D > 0
     Dp = D.astype(np.float64) / 256.0
-    e_small = warp_error(L, R, Dp, V)
-    known = Dp[V]
-    size = sum(os.path.getsize(os.path.join(d, f_)) for f_ in ("left.png", "right.png", "disparity.png"))
+    size = sum(os.path.getsize(os.path.join(folder, f_)) for f_ in ("left.png", "right.png", "disparity.png"))
+    return D, V, warp_error(L, R, Dp, V), Dp[V], size
+
+
+def make_pair(name: str, root: str, out: str) -> dict:
+    _, lp, rp, gp, kind, scale, f = PAIRS[name]
+    paths = {k: os.path.join(root, p) for k, p in (("left", lp), ("right", rp), ("gt", gp))}
+    left = cv2.imread(paths["left"], cv2.IMREAD_UNCHANGED).astype(np.float64)
+    right = cv2.imread(paths["right"], cv2.IMREAD_UNCHANGED).astype(np.float64)
+    raw, disp, valid = read_gt(paths["gt"], kind, scale)
+    assert left.shape[:2] == right.shape[:2] == raw.shape, (left.shape, right.shape, raw.shape)
+    checks = _convention_checks(name, root, paths, left, right, raw, disp, valid, scale, kind)
+    for k, p in RECORDED.get(name, {}).items():
+        paths[k] = os.path.join(root, p)
+    doffs = None
+    if kind == "pfm":
+        right, disp, doffs = _shift_by_doffs(right, disp, valid, paths["calib"])
+    h, w = valid.shape
+    h, w = h - h % f, w - w % f  # cut at the right and bottom: x and disparities unchanged
+    left, right, disp, valid = left[:h, :w], right[:h, :w], disp[:h, :w], valid[:h, :w]
+    D, V, e_small, known, size = _write_and_check(os.path.join(out, name),
+                                                  *_reduce(left, right, disp, valid, f))
+    e_orig, e_nonocc = checks["original"], checks["nonocc"]
     return {
         "name": name,
         "sources": {k: {"path": paths[k], "git_blob_sha1": git_blob_sha1(paths[k])} for k in paths},
         "gt_decoding": f"disparity = value / {scale:g}, value 0 = unknown ({kind})",
         "doffs_original_px": doffs,
-        "original_size_wh": [orig_shape[1], orig_shape[0]],
+        "original_size_wh": [raw.shape[1], raw.shape[0]],
         "downsize_factor": f,
         "stored_size_wh": [int(D.shape[1]), int(D.shape[0])],
         "stored_bytes": size,
@@ -245,14 +259,14 @@ def make_pair(name: str, root: str, out: str) -> dict:
         "gt_fraction_stored": float(V.mean()),
         "gt_fraction_original": float(valid.mean()),
         "warp_check_original": {"mae_gt": e_orig[0], "median_ae_gt": e_orig[1], "mae_zero_disp": e_orig[2],
-                                "mae_wrong_sign": e_flip, "pixels": e_orig[3]},
+                                "mae_wrong_sign": checks["wrong_sign"], "pixels": e_orig[3]},
         "warp_check_stored": {"mae_gt": e_small[0], "median_ae_gt": e_small[1], "mae_zero_disp": e_small[2],
                               "pixels": e_small[3]},
-        "gt_scale_scan_mae": scan,
+        "gt_scale_scan_mae": checks["scan"],
         **({"warp_check_original_nonocc": {"mae_gt": e_nonocc[0], "median_ae_gt": e_nonocc[1],
                                             "mae_zero_disp": e_nonocc[2], "pixels": e_nonocc[3],
                                             "nonocc_fraction": e_nonocc[4]},
-            "warp_check_original_pfm_rows_not_flipped_mae": e_nonocc_rows_unflipped}
+            "warp_check_original_pfm_rows_not_flipped_mae": checks["rows_not_flipped"]}
            if e_nonocc is not None else {}),
     }
 
