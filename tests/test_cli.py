@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from depthlab import experiments
 from depthlab.experiments import datastudy, studies
@@ -12,6 +13,7 @@ from depthlab.experiments import datastudy, studies
 BOOK = pathlib.Path(__file__).resolve().parents[1] / "book"
 
 
+@pytest.mark.slow
 def test_the_command_line_prints_one_json_object():
     out = subprocess.run([sys.executable, "-m", "depthlab.experiments", "classical",
                           "--scenes", "12", "--json"], cwd=BOOK, capture_output=True,
@@ -27,6 +29,7 @@ def test_the_command_line_prints_one_json_object():
     assert validation["split"] == "validation" and validation["absrel"] != summary["absrel"]
 
 
+@pytest.mark.slow
 def test_the_command_line_refuses_bad_arguments():
     result = subprocess.run([sys.executable, "-m", "depthlab.experiments", "classical",
                              "--scenes", "0"], cwd=BOOK, capture_output=True, text=True)

@@ -176,6 +176,7 @@ def test_scene_scores_on_a_perfect_and_a_constant_map():
         experiments.split_scenes("train", 3)
 
 
+@pytest.mark.slow
 def test_a_tiny_study_tunes_on_validation_trains_more_seeds_and_is_cached(tmp_path,
                                                                          monkeypatch):
     monkeypatch.setenv("DEPTHLAB_CACHE", str(tmp_path))

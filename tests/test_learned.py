@@ -208,6 +208,7 @@ def test_the_coarse_volume_sees_displacements_beyond_the_fine_one():
     assert learned.ModelConfig(coarse_radius=6).search_range == 24
 
 
+@pytest.mark.slow
 def test_early_stopping_keeps_the_best_check_and_reports_steps_and_seconds():
     config = learned.TrainConfig(steps=400, batch=4, crop=None, flips=True, patience=1,
                                  check_every=40)

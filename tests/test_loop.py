@@ -58,6 +58,7 @@ def test_bad_settings_are_refused_with_the_setting_named(tmp_path):
         loop.run(tmp_path / "loop.sqlite", 1, config={"budget": 2})
 
 
+@pytest.mark.slow
 def test_the_command_line_names_bad_arguments(tmp_path):
     for extra, word in ((["--budget", "9"], "budget"), (["--strategy", "clever"], "strategy"),
                         (["--rounds", "0"], "rounds")):
@@ -252,6 +253,7 @@ def test_run_many_runs_each_loop_once_in_its_own_database(tmp_path, monkeypatch)
         loop.run_many([{"budget": 2}], 1)
 
 
+@pytest.mark.slow
 def test_crash_leftovers_and_damaged_checkpoints_are_never_used(tmp_path, monkeypatch):
     monkeypatch.setenv("DEPTHLAB_CACHE", str(tmp_path / "cache"))
     expected = _without_timings(loop.run(tmp_path / "calm.sqlite", 3, config=TINY_CONFIG,

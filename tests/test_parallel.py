@@ -160,6 +160,7 @@ def test_a_worker_killed_while_it_trains_changes_nothing(tmp_path, in_process):
         learned.load(path)  # every file is whole
 
 
+@pytest.mark.slow
 def test_an_unreachable_scheduler_is_refused_within_seconds(tmp_path):
     start = time.monotonic()
     result = _study(tmp_path, "--scheduler", f"tcp://127.0.0.1:{_free_port()}", check=False)

@@ -18,6 +18,9 @@ import urllib.parse
 
 import pytest
 
+# The site must be built first, and most tests drive a browser: the slow tier.
+pytestmark = pytest.mark.slow
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SITE = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"

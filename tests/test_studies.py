@@ -25,6 +25,7 @@ def test_bad_arguments_are_refused():
         experiments.test_scenes(0)
 
 
+@pytest.mark.slow
 def test_models_and_sweeps_are_cached_by_configuration(tmp_path, monkeypatch):
     monkeypatch.setenv("DEPTHLAB_CACHE", str(tmp_path))
     tiny = learned.TrainConfig(steps=3, batch=2, crop=(16, 16), threads=1)

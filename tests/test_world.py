@@ -153,6 +153,7 @@ def test_large_batches_are_rendered_in_chunks_with_the_same_result():
     assert np.array_equal(batch[299].frame1, world.render_scene(4, 299).frame1)
 
 
+@pytest.mark.slow
 def test_max_disparity_bounds_every_rendered_disparity():
     config = world.WorldConfig()
     largest = max(float(world.render_scenes(seed, range(1500), config).disparity.max())
