@@ -3,6 +3,8 @@ on a schedule; not a test).
 
     python benchmarks/run_notebooks.py                   # every chapter, cold then warm
     python benchmarks/run_notebooks.py 05_crossover 07_loop --cold-only
+    python benchmarks/run_notebooks.py --publish OUT     # ... then pack the cold run's cache
+    python benchmarks/run_notebooks.py --binder ADDRESS  # as on Binder, from published results
 
 Executes each chapter of ``book/`` (all of them, in order, unless some are named) in a fresh
 kernel with one model cache that starts empty: the first chapter runs from a cold cache and
@@ -15,6 +17,14 @@ It prints a table, writes everything as JSON to ``benchmarks/results/`` (git-ign
 exits with status 1 if a budget of ``BUDGETS`` (from the book's design rules) is exceeded or
 an output differs. A full run (every chapter, cold and warm) also rewrites ``book/status.json``,
 the measured status the Reproducibility page shows, and re-executes that page.
+
+Cold runs never fetch published results (``DEPTHLAB_RESULTS=off``); ``--publish OUT`` packs
+their cache into ``OUT`` afterwards (`depthlab.published.pack`), the folder the book publishes.
+``--binder ADDRESS`` measures what a Binder reader gets: one core (this process's CPU affinity,
+which the kernels inherit, as ``taskset`` sets it) with Binder's ``CPU_LIMIT=1`` and
+``MEM_LIMIT`` of 2 GiB, an empty cache that first fetches every entry published at ``ADDRESS``
+(as ``binder/postBuild`` does when the image is built), then every chapter once; each must
+take at most ``BUDGETS["binder_chapter_s"]`` and give its stored outputs.
 
 The kernels compute with AVX2 only, as in the test run (`depthlab.cpu`), so that they run the
 notebooks the tests check.
@@ -38,7 +48,7 @@ from nbclient import NotebookClient
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
-from depthlab import cpu  # noqa: E402
+from depthlab import cpu, published  # noqa: E402
 
 CHAPTERS = sorted(p.stem for p in BOOK.glob("[0-9][0-9]_*.ipynb"))
 STATUS = BOOK / "status.json"
@@ -53,7 +63,9 @@ BUDGETS = {
     "book_cold_s": 1800.0,
     "book_warm_s": 120.0,
     "kernel_peak_mb": 1500.0,  # 1.5 GB; Binder gives about 2 GB
+    "binder_chapter_s": 120.0,  # a chapter on one core, from the published results
 }
+BINDER = {"CPU_LIMIT": "1", "MEM_LIMIT": str(2 * 1024 ** 3)}
 
 # The probe first stops the chapter's Dask cluster, if it started one: its worker processes are
 # the kernel's children (through their nannies), and a child's peak memory is counted once it
@@ -162,12 +174,15 @@ def over_budget(chapters, states):
         limit = BUDGETS["chapter_cold_s_exceptions"].get(name, BUDGETS["chapter_cold_s"])
         if "cold" in runs and runs["cold"]["seconds"] > limit:
             misses.append(f"{name}: {runs['cold']['seconds']:.0f} s cold > {limit:.0f} s")
+        if "binder" in runs and runs["binder"]["seconds"] > BUDGETS["binder_chapter_s"]:
+            misses.append(f"{name}: {runs['binder']['seconds']:.0f} s on Binder > "
+                          f"{BUDGETS['binder_chapter_s']:.0f} s")
         for state, run in runs.items():
             if run["kernel_peak_mb"] > BUDGETS["kernel_peak_mb"]:
                 misses.append(f"{name} ({state}): kernel peak {run['kernel_peak_mb']:.0f} MB "
                               f"> {BUDGETS['kernel_peak_mb']:.0f} MB")
     if len(chapters) == len(CHAPTERS):  # the book's totals only mean something for all of it
-        for state in states:
+        for state in (s for s in states if f"book_{s}_s" in BUDGETS):
             total, limit = sum(r[state]["seconds"] for r in chapters.values()), \
                 BUDGETS[f"book_{state}_s"]
             if total > limit:
@@ -181,14 +196,30 @@ def main():
     parser.add_argument("chapters", nargs="*", default=CHAPTERS,
                         help="notebook names in book/, e.g. 05_crossover (default: every chapter)")
     parser.add_argument("--cold-only", action="store_true", help="skip the warm run")
+    parser.add_argument("--publish", metavar="OUT", type=pathlib.Path,
+                        help="pack the cold run's cache into OUT, to publish")
+    parser.add_argument("--binder", metavar="ADDRESS",
+                        help="Binder mode: one core, from the results published at ADDRESS")
     args = parser.parse_args()
     names = [name.removesuffix(".ipynb") for name in args.chapters]
     for name in names:
         if name not in CHAPTERS:
             parser.error(f"no chapter {name!r} in book/; the chapters are {', '.join(CHAPTERS)}")
     states = ("cold",) if args.cold_only else ("cold", "warm")
-    chapters, executed = {name: {} for name in names}, {}
+    os.environ[published.VARIABLE] = "off"  # the kernels inherit it
+    if args.binder:
+        states = ("binder",)
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:1])
+        os.environ.update(BINDER, **{published.VARIABLE: args.binder})
+    chapters, executed, fetched = {name: {} for name in names}, {}, None
     with tempfile.TemporaryDirectory() as cache:
+        if args.binder:  # binder/postBuild, when the image is built
+            os.environ["DEPTHLAB_CACHE"] = cache
+            start = time.perf_counter()
+            fetched = {"entries": published.fetch_all(),
+                       "seconds": round(time.perf_counter() - start, 1)}
+            print(f"fetched {fetched['entries']} entries in {fetched['seconds']:.0f} s",
+                  file=sys.stderr, flush=True)
         for state in states:
             for name in names:
                 path = BOOK / f"{name}.ipynb"
@@ -203,6 +234,10 @@ def main():
                 chapters[name][state] = run
                 print(f"{name} ({state}): {seconds:.0f} s, peak RSS kernel {kernel_mb:.0f} MB, "
                       f"largest child {child_mb:.0f} MB", file=sys.stderr, flush=True)
+        if args.publish:
+            os.environ["DEPTHLAB_CACHE"] = cache
+            manifest = published.pack(args.publish)
+            print(f"packed {len(manifest['files'])} files into {args.publish}", file=sys.stderr)
     misses = over_budget(chapters, states)
     unstable = [f"{name} ({state}): cells {sorted(run[key])} differ from {what}"
                 for name, runs in chapters.items() for state, run in runs.items()
@@ -214,7 +249,9 @@ def main():
               "budgets": BUDGETS, "chapters": chapters,
               "totals": {state: round(sum(r[state]["seconds"] for r in chapters.values()), 1)
                          for state in states},
-              "over_budget": misses, "not_deterministic": unstable}
+              "over_budget": misses, "not_deterministic": unstable,
+              **({"binder": {**BINDER, "address": args.binder, "fetched": fetched}}
+                 if args.binder else {})}
 
     header = f"{'chapter':<20}" + "".join(f"{s + ' s':>9}{s + ' MB':>10}" for s in states) \
         + f"{'worker MB':>11}{'outputs':>10}"
@@ -236,7 +273,13 @@ def main():
     out = RESULTS / f"run_notebooks-{report['date'].replace(':', '')}.json"
     out.write_text(json.dumps(report, indent=1) + "\n")
     print(f"wrote {out.relative_to(ROOT)}")
-    if names == CHAPTERS and states == ("cold", "warm"):
+    if names == CHAPTERS and states in (("cold", "warm"), ("binder",)):
+        if states == ("binder",):  # beside the last full run's measurements
+            report = {**json.loads(STATUS.read_text()),
+                      "binder": {**{key: report[key] for key in
+                                    ("date", "commit", "machine", "budgets", "chapters",
+                                     "totals", "over_budget", "not_deterministic")},
+                                 "settings": report["binder"]}}
         STATUS.write_text(json.dumps(report, indent=1) + "\n")
         NotebookClient(page := nbformat.read(STATUS_PAGE, as_version=4), timeout=600,
                        kernel_name="python3",

@@ -10,6 +10,12 @@ memory, and the wall time of each round of one continuous improvement loop at it
 settings (`depthlab.loop`, in a scratch database; its first model comes from the model cache, or
 is trained first). The targets: a descriptor trains in 10 s or less, the pipeline with it takes
 15 ms or less per pair, and a round of the loop takes 15 s or less.
+
+Last, the crossover recipe's training step against what one core can do (`training_rate`): its
+counted floating-point operations per second, as a share of the fastest rate that any of the
+network's own convolutions reaches alone at its own shapes; and what was tried to get closer
+(channels-last memory, a larger batch, two threads, the minibatch's assembly, scoring under
+inference mode). The target: the step at 60% of that peak or more.
 """
 import pathlib
 import resource
@@ -18,6 +24,7 @@ import tempfile
 import time
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from depthlab import classical, experiments, features, learned, loop, timing, world
 
@@ -90,6 +97,97 @@ def loop_round_speed():
     return seconds
 
 
+def _flops(call):
+    with FlopCounterMode(display=False) as counter:
+        call()
+    return counter.get_total_flops()
+
+
+def _repeat(call, steps):
+    return lambda: [call() for _ in range(steps)]
+
+
+def training_rate(steps=10):
+    """The crossover recipe's training step (whole frames, the 2-D search of the standard
+    world) against the convolution peak of one core, and what else was tried.
+
+    Every `torch.nn.Conv2d` of the network is timed alone, forward and backward, on an input of
+    the shape it meets in the step; the fastest rate among them is the peak. The step is timed
+    on a fixed minibatch as the recipe runs it, and with each variant: the network and frames in
+    channels-last memory, a batch twice as large (time per item), two threads, and the
+    minibatch's assembly (`learned` draws, crops and flips it from the stored frames on every
+    step; fixed buffers could save at most this). Scoring is timed under `torch.no_grad` (as
+    `learned.predict_batch` does) and `torch.inference_mode`. All are interleaved
+    (`timing.fastest`), so the ratios hold on a busy machine.
+
+    Returns
+    -------
+    dict
+        ``gflop`` of a step, ``peak`` and ``achieved`` in GFLOP/s, and ms for each timing.
+    """
+    config = experiments.CROSSOVER_CONFIG
+    model_config = learned.ModelConfig.for_world(world.WorldConfig())
+    data = learned.SceneDataset(4 * config.batch, data=learned.DataConfig(stream=4300))
+
+    def step_of(batch=config.batch, channels_last=False):
+        net = learned.untrained(model_config, 0).net
+        x, target = data.items(torch.arange(batch))
+        if channels_last:
+            net = net.to(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=torch.channels_last)
+        optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
+
+        def step():
+            loss = learned.scale_invariant_loss(net(x), target)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        return net, step
+
+    net, step = step_of()
+    shapes = []
+    hooks = [m.register_forward_hook(lambda m, inputs, _: shapes.append((m, inputs[0].shape)))
+             for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    step()
+    for hook in hooks:
+        hook.remove()
+    flops = _flops(step)
+    generator = torch.Generator().manual_seed(0)
+    frames = data.items(torch.arange(config.batch))[0]
+
+    def score(context):
+        def call():
+            net.eval()
+            with context():
+                net(frames)
+            net.train()
+        return call
+
+    calls = {"step": _repeat(step, steps),
+             "channels_last": _repeat(step_of(channels_last=True)[1], steps),
+             "batch_x2": _repeat(step_of(batch=2 * config.batch)[1], steps),
+             "minibatch": _repeat(lambda: learned.training._minibatch(data, config, generator),
+                                  steps),
+             "no_grad": _repeat(score(torch.no_grad), steps),
+             "inference_mode": _repeat(score(torch.inference_mode), steps)}
+    conv_flops = {}
+    for k, (module, shape) in enumerate(shapes):
+        conv = torch.nn.Conv2d(module.in_channels, module.out_channels, module.kernel_size,
+                               padding=module.padding, dilation=module.dilation)
+        x = torch.randn(shape, requires_grad=True)
+
+        def conv_step(conv=conv, x=x):
+            conv(x).sum().backward()
+        conv_flops[f"conv {k}"] = _flops(conv_step)
+        calls[f"conv {k}"] = _repeat(conv_step, steps)
+    ms = {name: 1e3 * t / steps for name, t in timing.fastest(calls, repeats=5).items()}
+    two = timing.fastest({"step": _repeat(step, steps)}, repeats=5, n_threads=2)["step"]
+    peak = max(conv_flops[name] / ms[name] for name in conv_flops) / 1e6
+    return {"gflop": flops / 1e9, "peak": peak, "achieved": flops / ms["step"] / 1e6,
+            **{name: ms[name] for name in calls if not name.startswith("conv")},
+            "two_threads": 1e3 * two / steps}
+
+
 def main():
     print(f"world: {world_speed():.0f} scenes/s at 64 x 96 on one core (best of 5)")
     print(f"classical pipeline: {classical_speed():.1f} ms per pair at 64 x 96, one thread "
@@ -110,6 +208,15 @@ def main():
     print(f"loop: a round takes {max(seconds):.1f} s at most and "
           f"{sum(seconds) / len(seconds):.1f} s "
           f"on average at the default settings, one thread (rounds 2 to {len(seconds) + 1})")
+    rate = training_rate()
+    print(f"training step (crossover recipe, one thread): {rate['step']:.1f} ms, "
+          f"{rate['gflop']:.2f} GFLOP, {rate['achieved']:.1f} GFLOP/s against a convolution peak "
+          f"of {rate['peak']:.1f} ({rate['achieved'] / rate['peak']:.0%})")
+    print(f"  tried: channels-last {rate['channels_last']:.1f} ms; a batch twice as large "
+          f"{rate['batch_x2'] / 2:.1f} ms per {experiments.CROSSOVER_CONFIG.batch} items; "
+          f"two threads {rate['two_threads']:.1f} ms; the minibatch's assembly "
+          f"{rate['minibatch']:.2f} ms of the step; scoring a minibatch {rate['no_grad']:.1f} ms "
+          f"under no_grad, {rate['inference_mode']:.1f} ms under inference_mode")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak:.0f} MB")
     return 0

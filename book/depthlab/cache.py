@@ -38,8 +38,8 @@ __all__ = ["INFRASTRUCTURE", "PARTIAL", "array_digest", "cache_key", "code_diges
 #: workers, how time is measured, how figures are drawn and how results are printed.
 #: `code_digest` leaves their source out (but follows their imports: `cpu`'s settings change
 #: numbers).
-INFRASTRUCTURE = ("depthlab.cache", "depthlab.parallel", "depthlab.timing", "depthlab.plotting",
-                  "depthlab.widgets", "depthlab.experiments.cli")
+INFRASTRUCTURE = ("depthlab.cache", "depthlab.published", "depthlab.parallel", "depthlab.timing",
+                  "depthlab.plotting", "depthlab.widgets", "depthlab.experiments.cli")
 
 _PACKAGE = pathlib.Path(__file__).resolve().parent
 
@@ -211,7 +211,11 @@ def entry(kind: str, *parts, code: str, suffix: str = ".json") -> pathlib.Path:
     TypeError
         A part is not a JSON value or a dataclass of them.
     """
-    return directory() / f"{kind}-{cache_key(kind, *parts, code_digest(code))}{suffix}"
+    path = directory() / f"{kind}-{cache_key(kind, *parts, code_digest(code))}{suffix}"
+    if not path.is_file():
+        from . import published  # published imports this module
+        published.fetch(path)
+    return path
 
 
 def _save_json(thing, path):
